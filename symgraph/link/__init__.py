@@ -1,0 +1,24 @@
+"""Linkers: turn an optimized FunctionGraph into a program that runs.
+
+A linker's ``make(maker)`` returns a program: a callable with ``input_cells``
+(one storage cell per function input, in order) and ``output_cells`` (one per
+fgraph output: the function's outputs, then its update values).
+"""
+from symgraph.link.python import PythonLinker
+
+_LINKERS = {"py": PythonLinker(gc=True), "vm": PythonLinker(gc=True),
+            "vm_nogc": PythonLinker(gc=False)}
+
+
+def linker_for(name):
+    """The linker called ``name``; ``'auto'`` picks the fastest one available."""
+    if name == "auto":
+        name = "py"
+    try:
+        return _LINKERS[name]
+    except KeyError:
+        raise ValueError(f"unknown linker {name!r}; known: {sorted(_LINKERS) + ['auto']}") from None
+
+
+def register_linker(name, linker):
+    _LINKERS[name] = linker

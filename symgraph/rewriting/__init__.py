@@ -1,0 +1,1 @@
+"""The rewrite framework: passes that transform a FunctionGraph in place."""

@@ -1,0 +1,2 @@
+"""Scalar operations, the elements of every elementwise computation."""
+from symgraph.scalar.basic import *  # noqa: F401,F403
