@@ -45,10 +45,11 @@ def _plural(single):
 _namespace = {}
 for _kind, _ndim in _NDIMS.items():
     _namespace[_kind] = _constructor(_ndim, None)
-    _namespace[_kind + "s"] = _plural(_namespace[_kind])
+    _plural_name = "matrices" if _kind == "matrix" else _kind + "s"
+    _namespace[_plural_name] = _plural(_namespace[_kind])
     for _p, _dtype in _PREFIXES.items():
         _namespace[_p + _kind] = _constructor(_ndim, _dtype)
-        _namespace[_p + _kind + "s"] = _plural(_namespace[_p + _kind])
+        _namespace[_p + _plural_name] = _plural(_namespace[_p + _kind])
 for _name, _fn in _namespace.items():
     _fn.__name__ = _name
 globals().update(_namespace)

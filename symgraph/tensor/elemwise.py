@@ -52,7 +52,7 @@ def _promote_weak(inputs):
     for v in weak_values:  # NumPy keeps int8 for int8 + 1000: widen instead of overflowing
         if common.kind in "iu" and not isinstance(v, (bool, float, complex)):
             if not (np.iinfo(common).min <= v <= np.iinfo(common).max):
-                common = np.result_type(common, np.min_scalar_type(v))
+                common = _widen_int(common, v)
     out = []
     for i in inputs:
         if isinstance(i, TensorConstant) and i.weak:
@@ -62,6 +62,17 @@ def _promote_weak(inputs):
         else:
             out.append(i)
     return out
+
+
+def _widen_int(dtype, value):
+    """The smallest integer dtype of ``dtype``'s kind (signed or not) at least as wide, holding ``value``."""
+    kind = "u" if dtype.kind == "u" and value >= 0 else "i"
+    for bits in (8, 16, 32, 64):
+        candidate = np.dtype(f"{kind}{bits // 8}")
+        if candidate.itemsize >= dtype.itemsize and \
+                np.iinfo(candidate).min <= value <= np.iinfo(candidate).max:
+            return candidate
+    return np.dtype("float64")
 
 
 class Elemwise(Op):
