@@ -49,6 +49,9 @@ class NullType(Type):
     def __hash__(self):
         return hash(NullType)
 
+    def __str__(self):
+        return f"NullType({self.why})"
+
 
 def disconnected_type():
     return Variable(DisconnectedType())
@@ -98,6 +101,9 @@ def _backprop(seeds, wrt, consider_constant=()):
         output_grads = [_total(grads, o) for o in node.outputs]
         if all(g is None for g in output_grads):
             continue
+        if any(_is_null(g) for g in output_grads):
+            _propagate_null(node, output_grads, depends, grads)
+            continue
         output_grads = [_zero_or_disconnected(o) if g is None else g
                         for o, g in zip(node.outputs, output_grads)]
         input_grads = node.op.L_op(node.inputs, node.outputs, output_grads)
@@ -108,6 +114,19 @@ def _backprop(seeds, wrt, consider_constant=()):
             if x in depends and not _is_disconnected(g):
                 _accumulate(grads, x, _check_grad(node, x, g))
     return {v: _total(grads, v) for v in wrt}
+
+
+def _propagate_null(node, output_grads, depends, grads):
+    """An undefined output gradient makes every input connected to it undefined too
+    (the op's L_op cannot be given a gradient that has no value)."""
+    pattern = node.op.connection_pattern(node)
+    for k, x in enumerate(node.inputs):
+        if x not in depends:
+            continue
+        for j, g in enumerate(output_grads):
+            if _is_null(g) and pattern[k][j]:
+                _accumulate(grads, x, g)
+                break
 
 
 def _zero_or_disconnected(out):

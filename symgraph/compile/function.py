@@ -181,17 +181,20 @@ class FunctionMaker:
         fg = self.fgraph
         n_out = len(self.outputs)
         graph_inputs_set = set(fg.inputs)
-        update_values = fg.outputs[n_out:]
+        update_roots = [_view_root(u) for u in fg.outputs[n_out:]]
         own_cell = [fg.inputs[len(self.inputs) + self.shared.index(var)] for var, _ in self.updates]
         for i, var in enumerate(list(fg.outputs)):
+            if i < n_out and self.outputs[i].borrow:
+                continue
+            if i >= n_out and var is own_cell[i - n_out]:
+                continue  # ``W: W`` changes nothing
             root = _view_root(var)
             aliases = root in graph_inputs_set or isinstance(root, Constant)
+            # after merging, two outputs (or an output and an update) may share one array,
+            # directly or through views: each must get its own
+            aliases = aliases or any(root is _view_root(o) for o in fg.outputs[:i])
             if i < n_out:
-                if self.outputs[i].borrow:
-                    continue
-                aliases = aliases or any(var is u for u in update_values)
-            elif var is own_cell[i - n_out]:
-                continue  # ``W: W`` changes nothing
+                aliases = aliases or any(root is r for r in update_roots)
             if aliases:
                 fg.change_input("output", i, deep_copy_op(var), reason="output_guard")
 
@@ -248,7 +251,12 @@ class Function:
                     raise type(exc)(f"{self._label()}: bad input {k} "
                                     f"({spec.name or spec.variable}): {exc}") from None
             self.input_cells[k][0] = value
-        self.fn()
+        try:
+            self.fn()
+        except Exception:
+            for cell in self.input_cells:  # do not keep the caller's arrays alive
+                cell[0] = None
+            raise
         cells = self.output_cells
         outputs = [cells[i][0] for i in range(self._n_out)]
         for storage, cell in zip(self._update_containers, cells[self._n_out:]):

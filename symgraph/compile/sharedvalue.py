@@ -34,13 +34,17 @@ class SharedVariable(Variable):
         value = type.filter(value, strict=strict, allow_downcast=allow_downcast)
         self.container = Container(type, value, name)
         self.default_update = None
+        self.strict, self.allow_downcast = strict, allow_downcast
 
     def get_value(self, borrow=False, return_internal_type=False):
         value = self.container.storage[0]
         return value if borrow else copy.deepcopy(value)
 
     def set_value(self, value, borrow=False):
-        value = self.type.filter(value, allow_downcast=None)
+        try:
+            value = self.type.filter(value, strict=self.strict, allow_downcast=self.allow_downcast)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"set_value of shared variable {self}: {exc}") from None
         if not borrow and isinstance(value, np.ndarray):
             value = value.copy()
         self.container.storage[0] = value
@@ -48,6 +52,7 @@ class SharedVariable(Variable):
     def clone(self, **kwargs):
         cp = type(self)(self.type, self.container.storage[0], kwargs.get("name", self.name))
         cp.container = self.container
+        cp.strict, cp.allow_downcast = self.strict, self.allow_downcast
         cp.tag.update(self.tag)
         return cp
 

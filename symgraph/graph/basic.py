@@ -5,12 +5,23 @@ Variables) produce output ``Variable``s.  Every Variable records, in
 ``tag.trace``, the user's source line that created it, so errors at compile or
 run time can point back at user code.
 """
+import itertools
 import os
 import sys
-import itertools
+import sysconfig
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_STDLIB_DIR = os.path.join(sysconfig.get_paths()["stdlib"], "")
+_SITE_DIRS = tuple({os.path.join(sysconfig.get_paths()[k], "") for k in ("purelib", "platlib")})
 _ids = itertools.count()
+
+
+def _is_library_frame(filename):
+    """symgraph itself, or the standard library (contextlib, functools, importlib, ...):
+    frames that are never the user's line, even when symgraph is called through them."""
+    if filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen "):
+        return True
+    return filename.startswith(_STDLIB_DIR) and not filename.startswith(_SITE_DIRS)
 
 
 def user_trace():
@@ -18,7 +29,7 @@ def user_trace():
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR):
+        if not _is_library_frame(filename):
             return (filename, frame.f_lineno, frame.f_code.co_name)
         frame = frame.f_back
     return None

@@ -96,21 +96,25 @@ class FunctionGraph:
             self._notify("on_import", node, reason)
 
     def _prune_if_unused(self, var, reason):
-        node = var.owner
-        if node is None or node not in self.apply_nodes:
-            return
-        if any(self.clients[o] for o in node.outputs):
-            return
-        self.apply_nodes.discard(node)
-        for out in node.outputs:
-            self.variables.discard(out)
-            del self.clients[out]
-        self._notify("on_prune", node, reason)
-        for i, inp in enumerate(node.inputs):
-            self.clients[inp].remove((node, i))
-            if not self.clients[inp]:
+        # a worklist, not recursion: pruning a long chain must not hit the recursion limit
+        pending = [var]
+        while pending:
+            node = pending.pop().owner
+            if node is None or node not in self.apply_nodes:
+                continue
+            if any(self.clients[o] for o in node.outputs):
+                continue
+            self.apply_nodes.discard(node)
+            for out in node.outputs:
+                self.variables.discard(out)
+                del self.clients[out]
+            self._notify("on_prune", node, reason)
+            for i, inp in enumerate(node.inputs):
+                self.clients[inp].remove((node, i))
+                if self.clients[inp]:
+                    continue
                 if inp.owner is not None:
-                    self._prune_if_unused(inp, reason)
+                    pending.append(inp)
                 elif isinstance(inp, Constant):
                     self.variables.discard(inp)
                     del self.clients[inp]
@@ -118,17 +122,15 @@ class FunctionGraph:
     # -- changing ------------------------------------------------------
     def change_input(self, node, i, new, reason=None):
         """Make input ``i`` of ``node`` (or output slot ``i`` if node == "output") be ``new``."""
+        old = self.outputs[i] if node == "output" else node.inputs[i]
+        if old is new:
+            return
+        self._check_type(old, new)
+        self._import_var(new, reason)  # first: a missing input must leave the graph unchanged
         if node == "output":
-            old = self.outputs[i]
-            self._check_type(old, new)
             self.outputs[i] = new
         else:
-            old = node.inputs[i]
-            if old is new:
-                return
-            self._check_type(old, new)
             node.inputs[i] = new
-        self._import_var(new, reason)
         self.clients[new].append((node, i))
         self.clients[old].remove((node, i))
         self._notify("on_change_input", node, i, old, new, reason)
@@ -154,8 +156,19 @@ class FunctionGraph:
                     f"by {new} (type {new.type})"
                 )
             new = converted
+        self._inherit_trace(var, new)
         for node, i in list(self.clients[var]):
             self.change_input(node, i, new, reason)
+
+    def _inherit_trace(self, var, new):
+        """Nodes a rewrite builds to replace ``var`` stand for ``var``: give them its user
+        trace, so run-time errors point at the user's line, not at the function() call."""
+        trace = var.tag.get("trace")
+        if trace is None or new in self.variables:
+            return
+        for node in io_toposort(list(self.variables), [new]):
+            for out in node.outputs:
+                out.tag.trace = trace
 
     def replace_all(self, pairs, reason=None):
         for var, new in pairs:

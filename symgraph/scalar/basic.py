@@ -29,14 +29,23 @@ class ScalarOp:
 
     ``out_rule`` picks the output dtype from the input dtypes: ``"upcast"``
     (NumPy's result type), ``"float"`` (upcast, then ints to a float),
+    ``"real"`` (upcast, then complex to its real dtype, as ``abs``),
     ``"bool"``, or ``"same0"`` (the first input's dtype).  For ``"float"``
     ops the inputs are cast to the output dtype before ``impl`` runs, so
     small ints are not computed in float16.
+
+    >>> exp.output_dtype("int64"), add.output_dtype("int8", "uint8")
+    ('float64', 'int16')
     """
 
+    # the inputs whose dtypes decide the output dtype (None: all of them); Python-scalar
+    # constants among them take the dtype of the others
+    dtype_inputs = None
+
     def __init__(self, name, nin, impl, out_rule="upcast", grad=None, c_expr=None,
-                 commutative=False, associative=False, identity=None):
+                 commutative=False, associative=False, identity=None, discrete_only=False):
         self.name = name
+        self.discrete_only = discrete_only  # bitwise ops: ints and bools only
         self.nin = nin  # -1: any number (add, mul)
         self.impl = impl
         self.out_rule = out_rule
@@ -47,6 +56,8 @@ class ScalarOp:
         self.identity = identity
 
     def output_dtype(self, *dtypes):
+        if self.discrete_only and not all(d in DISCRETE_DTYPES for d in dtypes):
+            raise TypeError(f"{self.name} takes integer or bool inputs, got {', '.join(dtypes)}")
         if self.out_rule == "bool":
             return "bool"
         if self.out_rule == "same0":
@@ -54,6 +65,8 @@ class ScalarOp:
         common = upcast(*dtypes)
         if self.out_rule == "float":
             return upgrade_to_float(common)
+        if self.out_rule == "real":
+            return _REAL_OF_COMPLEX.get(common, common)
         return common
 
     def compute_dtype(self, *dtypes):
@@ -198,7 +211,9 @@ def _grad_clip(inputs, z, gz):
 def _grad_switch(inputs, z, gz):
     m = _m()
     cond, a, b = inputs
-    zero = m.zeros_like(gz)
+    from symgraph.tensor.basic import zeros_like
+
+    zero = zeros_like(gz)
     return [None, m.switch(cond, gz, zero), m.switch(cond, zero, gz)]
 
 
@@ -215,9 +230,22 @@ _LOG2 = math.log(2.0)
 _LOG10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
-add = ScalarOp("add", -1, lambda *xs: functools.reduce(np.add, xs), grad=_grad_add,
+def _variadic(ufunc):
+    """``ufunc`` folded over any number of inputs; one input is copied, never returned
+    (an output must not alias an input unless the op declares a view)."""
+
+    def impl(*xs):
+        return functools.reduce(ufunc, xs) if len(xs) > 1 else np.array(xs[0], copy=True)
+
+    impl.__name__ = ufunc.__name__
+    return impl
+
+
+_REAL_OF_COMPLEX = {"complex64": "float32", "complex128": "float64"}
+
+add = ScalarOp("add", -1, _variadic(np.add), grad=_grad_add,
                c_expr="({0} + {1})", commutative=True, associative=True, identity=0)
-mul = ScalarOp("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), grad=_grad_mul,
+mul = ScalarOp("mul", -1, _variadic(np.multiply), grad=_grad_mul,
                c_expr="({0} * {1})", commutative=True, associative=True, identity=1)
 sub = ScalarOp("sub", 2, np.subtract, grad=_grad_sub, c_expr="({0} - {1})")
 true_div = ScalarOp("true_div", 2, np.true_divide, "float", _grad_true_div, "({0} / {1})")
@@ -236,17 +264,20 @@ lt = ScalarOp("lt", 2, np.less, "bool", c_expr="({0} < {1})")
 le = ScalarOp("le", 2, np.less_equal, "bool", c_expr="({0} <= {1})")
 gt = ScalarOp("gt", 2, np.greater, "bool", c_expr="({0} > {1})")
 ge = ScalarOp("ge", 2, np.greater_equal, "bool", c_expr="({0} >= {1})")
-and_ = ScalarOp("and_", 2, np.bitwise_and, c_expr="({0} & {1})", commutative=True)
-or_ = ScalarOp("or_", 2, np.bitwise_or, c_expr="({0} | {1})", commutative=True)
-xor = ScalarOp("xor", 2, np.bitwise_xor, c_expr="({0} ^ {1})", commutative=True)
-invert = ScalarOp("invert", 1, np.invert, c_expr="(~{0})")
+and_ = ScalarOp("and_", 2, np.bitwise_and, c_expr="({0} & {1})", commutative=True,
+               discrete_only=True)
+or_ = ScalarOp("or_", 2, np.bitwise_or, c_expr="({0} | {1})", commutative=True,
+               discrete_only=True)
+xor = ScalarOp("xor", 2, np.bitwise_xor, c_expr="({0} ^ {1})", commutative=True,
+               discrete_only=True)
+invert = ScalarOp("invert", 1, np.invert, c_expr="(~{0})", discrete_only=True)
 isnan = ScalarOp("isnan", 1, np.isnan, "bool", c_expr="isnan({0})")
 isinf = ScalarOp("isinf", 1, np.isinf, "bool", c_expr="isinf({0})")
 
 neg = ScalarOp("neg", 1, np.negative, grad=lambda i, z, gz: [-gz], c_expr="(-{0})")
 identity = ScalarOp("identity", 1, lambda x: x.copy(), grad=lambda i, z, gz: [gz],
                     c_expr="({0})")
-abs = ScalarOp("abs", 1, np.abs, grad=_grad_abs, c_expr="fabs({0})")
+abs = ScalarOp("abs", 1, np.abs, "real", _grad_abs, "fabs({0})")
 sgn = ScalarOp("sgn", 1, np.sign)
 sqr = ScalarOp("sqr", 1, np.square, grad=_grad_unary(lambda x, z: 2 * x), c_expr="({0} * {0})")
 inv = ScalarOp("inv", 1, np.reciprocal, "float", _grad_unary(lambda x, z: -(z * z)),
@@ -275,7 +306,8 @@ tanh = ScalarOp("tanh", 1, np.tanh, "float", _grad_unary(lambda x, z: 1 - z * z)
 sigmoid = ScalarOp("sigmoid", 1, _sigmoid_impl, "float", _grad_unary(lambda x, z: z * (1 - z)),
                    "(1.0 / (1.0 + exp(-{0})))")
 softplus = ScalarOp("softplus", 1, lambda x: np.logaddexp(np.zeros((), x.dtype), x), "float",
-                    _grad_unary(lambda x, z: _m().sigmoid(x)), "log1p(exp({0}))")
+                    _grad_unary(lambda x, z: _m().sigmoid(x)),
+                    "({0} > 0 ? {0} + log1p(exp(-{0})) : log1p(exp({0})))")
 relu = ScalarOp("relu", 1, lambda x: np.maximum(x, np.zeros((), x.dtype)),
                 grad=_grad_unary(lambda x, z: _m().gt(x, 0)), c_expr="({0} > 0 ? {0} : 0)")
 erf = ScalarOp("erf", 1, _lazy_scipy_special("erf"), "float",
@@ -287,15 +319,24 @@ ceil = ScalarOp("ceil", 1, np.ceil, c_expr="ceil({0})")
 round_half_to_even = ScalarOp("round_half_to_even", 1, np.round, c_expr="nearbyint({0})")
 trunc = ScalarOp("trunc", 1, np.trunc, c_expr="trunc({0})")
 clip = ScalarOp("clip", 3, np.clip, grad=_grad_clip)
-switch = ScalarOp("switch", 3, np.where, grad=_grad_switch, c_expr="({0} ? {1} : {2})")
 
 
-def switch_output_dtype(*dtypes):
-    return upcast(*dtypes[1:])
+class Switch(ScalarOp):
+    """``cond ? a : b``; the condition takes no part in the output dtype."""
+
+    dtype_inputs = (1, 2)
+
+    def output_dtype(self, *dtypes):
+        return upcast(*dtypes[1:])
 
 
-switch.output_dtype = switch_output_dtype
+switch = Switch("switch", 3, np.where, grad=_grad_switch, c_expr="({0} ? {1} : {2})")
 
 
 def is_discrete(dtype):
+    """Whether ``dtype`` is an int or bool dtype.
+
+    >>> is_discrete("int8"), is_discrete("float32")
+    (True, False)
+    """
     return dtype in DISCRETE_DTYPES

@@ -14,7 +14,11 @@ _casts = {}
 
 
 def cast(x, dtype):
-    """``x`` converted to ``dtype`` (``'floatX'`` allowed); identity if already so."""
+    """``x`` converted to ``dtype`` (``'floatX'`` allowed); identity if already so.
+
+    >>> cast(np.array([1.7, -0.5]), "int32").eval().tolist()
+    [1, 0]
+    """
     x = as_tensor_variable(x)
     dtype = config.floatX if dtype == "floatX" else str(np.dtype(dtype))
     if x.dtype == dtype:
@@ -26,7 +30,13 @@ def cast(x, dtype):
 
 # -- constants and shapes ------------------------------------------------------
 def get_scalar_constant_value(v):
-    """The value of ``v`` if it is a constant scalar (seen through casts, shapes), else raise."""
+    """The value of ``v`` if it is a constant scalar (seen through casts, shapes), else raise
+    NotScalarConstantError.
+
+    >>> import symgraph.tensor as T
+    >>> get_scalar_constant_value(T.tensor("float64", (None, 3)).shape[1])
+    3
+    """
     if isinstance(v, (int, float, np.integer, np.floating)):
         return v
     if isinstance(v, Constant):
@@ -48,7 +58,7 @@ def get_scalar_constant_value(v):
 
 
 class NotScalarConstantError(ValueError):
-    pass
+    """``get_scalar_constant_value`` was given something whose value is not known."""
 
 
 def get_scalar_constant_entries(vec, n):
@@ -112,6 +122,7 @@ def as_shape_tuple_variable(shape_like):
 
 
 def shape_tuple_entries(vec, n):
+    """The ``n`` entries of the shape vector ``vec``, as symbolic scalars."""
     return tuple(vec[i] for i in range(n))
 
 
@@ -132,8 +143,8 @@ def broadcast_shape(input_shapes, static_shapes):
             out.append(candidates[0])
         else:
             result = candidates[0]
-            for c in candidates[1:]:
-                result = math.maximum(result, c)
+            for c in candidates[1:]:  # not maximum: a size 0 beats a runtime size 1
+                result = math.switch(math.eq(result, 1), c, result)
             out.append(result)
     return tuple(out)
 
@@ -200,31 +211,59 @@ def _shape_args(shape):
 
 
 def zeros(shape, dtype=None):
-    """An array of zeros; ``shape`` may mix ints and symbolic scalars."""
+    """An array of zeros; ``shape`` may mix ints and symbolic scalars, or be a shape vector.
+
+    >>> zeros((2, 1), dtype="int8").eval().tolist()
+    [[0], [0]]
+    """
     return alloc(np.asarray(0, dtype=dtype or config.floatX), *_shape_args(shape))
 
 
 def ones(shape, dtype=None):
+    """An array of ones (see ``zeros``).
+
+    >>> ones(3).eval().tolist()
+    [1.0, 1.0, 1.0]
+    """
     return alloc(np.asarray(1, dtype=dtype or config.floatX), *_shape_args(shape))
 
 
 def full(shape, fill_value, dtype=None):
+    """An array of ``shape`` filled with ``fill_value`` (which may be symbolic).
+
+    >>> full((1, 2), 7).eval().tolist()
+    [[7, 7]]
+    """
     value = as_tensor_variable(fill_value)
     return alloc(cast(value, dtype) if dtype else value, *_shape_args(shape))
 
 
 def zeros_like(x, dtype=None):
+    """Zeros of ``x``'s shape and (unless given) dtype.
+
+    >>> zeros_like(np.ones((1, 2))).eval().tolist()
+    [[0.0, 0.0]]
+    """
     x = as_tensor_variable(x)
     return alloc(np.asarray(0, dtype=dtype or x.dtype), *[shape_i(x, i) for i in range(x.ndim)])
 
 
 def ones_like(x, dtype=None):
+    """Ones of ``x``'s shape and (unless given) dtype.
+
+    >>> ones_like(np.zeros(2), dtype="int64").eval().tolist()
+    [1, 1]
+    """
     x = as_tensor_variable(x)
     return alloc(np.asarray(1, dtype=dtype or x.dtype), *[shape_i(x, i) for i in range(x.ndim)])
 
 
 def fill(model, value):
-    """``value`` broadcast to ``model``'s shape (Theano's ``fill``)."""
+    """``value`` broadcast to ``model``'s shape (Theano's ``fill``).
+
+    >>> fill(np.zeros((2, 2)), 3.0).eval().tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
+    """
     model = as_tensor_variable(model)
     value = as_tensor_variable(value)
     return alloc(value, *[shape_i(model, i) for i in range(model.ndim)])
@@ -234,10 +273,17 @@ second = fill
 
 
 def eye(n, m=None, k=0, dtype=None):
+    """An ``n`` x ``m`` matrix with ones on diagonal ``k`` (sizes may be symbolic).
+
+    >>> eye(2, 3, k=1).eval().tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     return Eye(dtype or config.floatX)(n, n if m is None else m, k)
 
 
 class Eye(Op):
+    """``np.eye(n, m, k)`` with integer scalar inputs."""
+
     __props__ = ("dtype",)
 
     def __init__(self, dtype):
@@ -245,11 +291,24 @@ class Eye(Op):
 
     def make_node(self, n, m, k):
         n, m, k = (as_tensor_variable(v) for v in (n, m, k))
-        return Apply(self, [n, m, k], [TensorType(self.dtype, (None, None)).make_variable()])
+        for v in (n, m, k):
+            if v.ndim != 0 or v.dtype not in INT_DTYPES:
+                raise TypeError(f"eye: n, m and k must be integer scalars, got {v.type}")
+        static = []
+        for v in (n, m):
+            try:
+                static.append(int(get_scalar_constant_value(v)))
+            except NotScalarConstantError:
+                static.append(None)
+        return Apply(self, [n, m, k], [TensorType(self.dtype, tuple(static)).make_variable()])
 
     def perform(self, node, inputs, output_storage):
         n, m, k = (int(v) for v in inputs)
         output_storage[0][0] = np.eye(n, m, k, dtype=self.dtype)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        n, m, _ = node.inputs
+        return [(cast(n, "int64"), cast(m, "int64"))]
 
     def grad(self, inputs, output_grads):
         from symgraph.gradient import disconnected_type
@@ -262,6 +321,11 @@ class Eye(Op):
 
 # -- dimension changes ---------------------------------------------------------
 def dimshuffle(x, pattern):
+    """Reorder dimensions, insert broadcastable ones (``'x'``), drop size-1 ones.
+
+    >>> dimshuffle(np.zeros((2, 3)), (1, "x", 0)).eval().shape
+    (3, 1, 2)
+    """
     x = as_tensor_variable(x)
     pattern = tuple(pattern)
     if pattern == tuple(range(x.ndim)):
@@ -269,27 +333,58 @@ def dimshuffle(x, pattern):
     return DimShuffle(x.ndim, pattern)(x)
 
 
+def _normalize_axes(axes, ndim, what):
+    """``axes`` as non-negative ints, each checked against ``ndim`` like NumPy does."""
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(f"{what}: axis {a} is out of bounds for "
+                                          f"{ndim} dimensions")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{what}: repeated axis in {tuple(axes)}")
+    return out
+
+
 def transpose(x, axes=None):
-    """Permute dimensions (reverse them by default)."""
+    """Permute dimensions (reverse them by default).
+
+    >>> transpose(np.zeros((2, 3, 4)), (1, 2, 0)).eval().shape
+    (3, 4, 2)
+    """
     x = as_tensor_variable(x)
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(int(a) % x.ndim for a in axes)
+    if axes is None:
+        return dimshuffle(x, tuple(reversed(range(x.ndim))))
+    axes = _normalize_axes(axes, x.ndim, "transpose")
+    if len(axes) != x.ndim:
+        raise ValueError(f"transpose: axes {tuple(axes)} do not match {x.ndim} dimensions")
     return dimshuffle(x, axes)
 
 
 def swapaxes(x, a, b):
+    """``x`` with axes ``a`` and ``b`` exchanged.
+
+    >>> swapaxes(np.zeros((2, 3, 4)), 0, -1).eval().shape
+    (4, 3, 2)
+    """
     x = as_tensor_variable(x)
     order = list(range(x.ndim))
-    a, b = a % x.ndim, b % x.ndim
+    (a,), (b,) = _normalize_axes([a], x.ndim, "swapaxes"), _normalize_axes([b], x.ndim, "swapaxes")
     order[a], order[b] = order[b], order[a]
     return dimshuffle(x, order)
 
 
 def expand_dims(x, axis):
-    """Insert size-1 dimensions at ``axis`` (an int or a sequence)."""
+    """Insert size-1 dimensions at ``axis`` (an int or a sequence; positions in the result).
+
+    >>> expand_dims(np.zeros((2, 3)), (0, -1)).eval().shape
+    (1, 2, 3, 1)
+    """
     x = as_tensor_variable(x)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out_ndim = x.ndim + len(axes)
-    axes = sorted(a % out_ndim for a in axes)
+    axes = _normalize_axes(axes, out_ndim, "expand_dims")
     pattern, k = [], 0
     for i in range(out_ndim):
         if i in axes:
@@ -301,16 +396,28 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """Drop size-1 dimensions: all statically known ones, or those in ``axis`` (checked)."""
+    """Drop size-1 dimensions: all statically known ones, or those in ``axis`` (checked
+    at run time when their size is not static).
+
+    >>> squeeze(np.zeros((1, 3, 1))).eval().shape
+    (3,)
+    """
     x = as_tensor_variable(x)
     if axis is None:
         drop = [i for i, s in enumerate(x.type.shape) if s == 1]
     else:
-        drop = [a % x.ndim for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)]
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+        drop = _normalize_axes(axes, x.ndim, "squeeze")
     return dimshuffle(x, [i for i in range(x.ndim) if i not in drop])
 
 
 def addbroadcast(x, *axes):
+    """``x`` with the dimensions ``axes`` marked broadcastable (size 1, checked at run time).
+
+    >>> import symgraph.tensor as T
+    >>> addbroadcast(T.dmatrix(), 0).type.shape
+    (1, None)
+    """
     x = as_tensor_variable(x)
     return specify_shape(x, [1 if i in axes else s for i, s in enumerate(x.type.shape)])
 
@@ -334,14 +441,26 @@ def reshape(x, newshape, ndim=None):
 
 
 def flatten(x, ndim=1):
-    """Collapse the trailing dimensions so ``ndim`` remain (Theano's ``flatten``)."""
+    """Collapse the trailing dimensions so ``ndim`` remain (Theano's ``flatten``).
+
+    >>> flatten(np.zeros((2, 3, 4)), 2).eval().shape
+    (2, 12)
+    """
     x = as_tensor_variable(x)
     if ndim < 1 or ndim > max(x.ndim, 1):
         raise ValueError(f"flatten: ndim={ndim} for a {x.ndim}-d tensor")
     if ndim == x.ndim:
         return x
     lead = [shape_i(x, i) for i in range(ndim - 1)]
-    return reshape(x, lead + [-1], ndim=ndim)
+    # the trailing size as a product, not -1, which NumPy cannot resolve when lead has a 0
+    trailing_static = x.type.shape[ndim - 1:]
+    if None not in trailing_static:
+        tail = int(np.prod(trailing_static, dtype="int64"))
+    else:
+        tail = as_tensor_variable(np.int64(1))
+        for i in range(ndim - 1, x.ndim):
+            tail = tail * shape_i(x, i)
+    return reshape(x, lead + [tail], ndim=ndim)
 
 
 # -- joining and splitting -----------------------------------------------------
@@ -402,22 +521,45 @@ class Join(Op):
 
 
 def concatenate(tensor_list, axis=0):
+    """Join tensors along an existing ``axis``, like ``np.concatenate``.
+
+    >>> concatenate([np.ones((1, 2)), np.zeros((1, 2))], axis=0).eval().tolist()
+    [[1.0, 1.0], [0.0, 0.0]]
+    """
     tensors = [as_tensor_variable(t) for t in tensor_list]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be joined; use stack")
+    if not -ndim <= int(axis) < ndim:
+        raise ValueError(f"concatenate: axis {axis} is out of range for {ndim} dimensions")
     if len(tensors) == 1:
         return tensors[0]
-    return Join(int(axis) % tensors[0].ndim)(*tensors)
+    return Join(int(axis) % ndim)(*tensors)
 
 
 def join(axis, *tensors):
-    """Theano's argument order: ``join(axis, *tensors)``."""
+    """Theano's argument order: ``join(axis, *tensors)``.
+
+    >>> join(1, np.zeros((2, 1)), np.ones((2, 2))).eval().shape
+    (2, 3)
+    """
     return concatenate(tensors, axis)
 
 
 def stack(tensors, axis=0):
-    """Join tensors of equal shape along a new ``axis``."""
+    """Join tensors of equal shape along a new ``axis``.
+
+    >>> stack([np.zeros(3), np.ones(3)], axis=1).eval().shape
+    (3, 2)
+    """
     if not isinstance(tensors, (list, tuple)):
         raise TypeError("stack takes a list of tensors")
     tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    (axis,) = _normalize_axes([axis], tensors[0].ndim + 1, "stack")
     if all(t.ndim == 0 for t in tensors) and axis == 0:
         return MakeVector(upcast(*[t.dtype for t in tensors]))(*tensors)
     return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
@@ -473,7 +615,11 @@ class Split(Op):
 
 
 def split(x, splits_size, n_splits, axis=0):
-    """Theano's ``split(x, splits_size, n_splits, axis)``: a list of ``n_splits`` tensors."""
+    """Theano's ``split(x, splits_size, n_splits, axis)``: a list of ``n_splits`` tensors.
+
+    >>> [p.eval().tolist() for p in split(np.arange(5), [2, 3], 2)]
+    [[0, 1], [2, 3, 4]]
+    """
     x = as_tensor_variable(x)
     outs = Split(int(n_splits), int(axis) % x.ndim)(x, splits_size)
     return outs if isinstance(outs, list) else [outs]
@@ -481,6 +627,8 @@ def split(x, splits_size, n_splits, axis=0):
 
 # -- ranges --------------------------------------------------------------------
 class ARange(Op):
+    """``np.arange(start, stop, step, dtype)`` with scalar inputs."""
+
     __props__ = ("dtype",)
 
     def __init__(self, dtype):
@@ -488,9 +636,14 @@ class ARange(Op):
 
     def make_node(self, start, stop, step):
         start, stop, step = (as_tensor_variable(v) for v in (start, stop, step))
+        if any(v.ndim != 0 for v in (start, stop, step)):
+            raise TypeError(f"arange: start, stop and step must be scalars, got "
+                            f"{[v.type for v in (start, stop, step)]}")
         length = None
         try:
             vals = [get_scalar_constant_value(v) for v in (start, stop, step)]
+            if vals[2] == 0:
+                raise ValueError("arange: step must not be zero")
             length = len(np.arange(*vals))
         except NotScalarConstantError:
             pass
@@ -505,12 +658,26 @@ class ARange(Op):
         n = math.ceil((stop - start) / step)
         return [(math.maximum(cast(n, "int64"), 0),)]
 
-    def grad(self, inputs, output_grads):
-        return [zeros_like(i, dtype=config.floatX) for i in inputs]
+    def L_op(self, inputs, outputs, output_grads):
+        # out[k] = start + k * step: the length is piecewise constant in the bounds
+        start, stop, step = inputs
+        (gz,) = output_grads
+        if self.dtype in DISCRETE_DTYPES:
+            return [zeros_like(i, dtype=config.floatX) for i in inputs]
+        steps = cast(ARange(self.dtype)(0, shape_i(outputs[0], 0), 1), gz.dtype)
+        grads = [math.sum(gz), zeros_like(stop, dtype=gz.dtype), math.sum(gz * steps)]
+        return [g if i.dtype in DISCRETE_DTYPES or g.dtype == i.dtype else cast(g, i.dtype)
+                for g, i in zip(grads, inputs)]
 
 
 def arange(start, stop=None, step=1, dtype=None):
-    """Evenly spaced values (NumPy's ``arange``); bounds may be symbolic."""
+    """Evenly spaced values (NumPy's ``arange``); bounds may be symbolic.
+
+    >>> import symgraph.tensor as T
+    >>> n = T.lscalar("n")
+    >>> arange(n, 0, -2).eval({n: 5}).tolist()
+    [5, 3, 1]
+    """
     if stop is None:
         start, stop = 0, start
     start, stop, step = (as_tensor_variable(v) for v in (start, stop, step))

@@ -19,7 +19,11 @@ class BroadcastError(ValueError):
 
 
 def broadcast_static_shape(shapes, what="elementwise op"):
-    """The static output shape of broadcasting ``shapes`` (each a tuple of int|None)."""
+    """The static output shape of broadcasting ``shapes`` (each a tuple of int|None).
+
+    >>> broadcast_static_shape([(3, 1), (None, 4), (4,)])
+    (3, 4)
+    """
     ndim = max((len(s) for s in shapes), default=0)
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out = []
@@ -40,38 +44,53 @@ def broadcast_static_shape(shapes, what="elementwise op"):
     return tuple(out)
 
 
-def _promote_weak(inputs):
-    """Give weak (Python-scalar) constants the dtype NumPy 2 would give them."""
-    strong = [i for i in inputs if not (isinstance(i, TensorConstant) and i.weak)]
-    if len(strong) == len(inputs):
+def _promote_weak(inputs, dtype_inputs=None):
+    """Give weak (Python-scalar) constants the dtype NumPy 2 would give them.
+
+    Only the inputs at positions ``dtype_inputs`` (None: all) take part: a
+    switch's condition does not decide the dtype of its branches.
+    """
+    positions = range(len(inputs)) if dtype_inputs is None else dtype_inputs
+    weak = [k for k in positions if _is_weak(inputs[k])]
+    strong = [inputs[k] for k in positions if not _is_weak(inputs[k])]
+    if not weak or not strong:
         return inputs
-    if not strong:
-        return inputs
-    weak_values = [i.data.item() for i in inputs if i not in strong]
-    common = np.result_type(*[np.dtype(i.dtype) for i in strong], *weak_values)
-    for v in weak_values:  # NumPy keeps int8 for int8 + 1000: widen instead of overflowing
-        if common.kind in "iu" and not isinstance(v, (bool, float, complex)):
-            if not (np.iinfo(common).min <= v <= np.iinfo(common).max):
-                common = _widen_int(common, v)
-    out = []
-    for i in inputs:
-        if isinstance(i, TensorConstant) and i.weak:
-            c = constant(np.asarray(i.data, dtype=common))
-            c.weak = True
-            out.append(c)
-        else:
-            out.append(i)
+    weak_values = [_python_value(inputs[k]) for k in weak]
+    common = np.result_type(*[np.dtype(v.dtype) for v in strong], *weak_values)
+    for value in weak_values:
+        common = _widen_int_for(common, value)
+    out = list(inputs)
+    for k in weak:
+        out[k] = constant(np.asarray(_python_value(inputs[k]), dtype=common))
+        out[k].weak, out[k].python_value = True, inputs[k].python_value
     return out
 
 
-def _widen_int(dtype, value):
-    """The smallest integer dtype of ``dtype``'s kind (signed or not) at least as wide, holding ``value``."""
-    kind = "u" if dtype.kind == "u" and value >= 0 else "i"
-    for bits in (8, 16, 32, 64):
-        candidate = np.dtype(f"{kind}{bits // 8}")
-        if candidate.itemsize >= dtype.itemsize and \
-                np.iinfo(candidate).min <= value <= np.iinfo(candidate).max:
-            return candidate
+def _python_value(const):
+    """The exact Python scalar behind a weak constant (its data may be floatX-rounded)."""
+    return const.python_value if const.python_value is not None else const.data.item()
+
+
+def _is_weak(v):
+    return isinstance(v, TensorConstant) and v.weak
+
+
+def _widen_int_for(dtype, value):
+    """The smallest int dtype holding ``dtype`` and the Python int ``value``.
+
+    NumPy 2 raises for ``int8_array + 1000``; a symbolic graph widens instead (to int16).
+    """
+    if dtype.kind not in "iu" or isinstance(value, bool) or not isinstance(value, int):
+        return dtype
+    info = np.iinfo(dtype)
+    if info.min <= value <= info.max:
+        return dtype
+    ladder = ("uint16", "uint32", "uint64") if dtype.kind == "u" and value >= 0 \
+        else ("int16", "int32", "int64")
+    for name in ladder:
+        wider = np.dtype(name)
+        if np.can_cast(dtype, wider) and np.iinfo(wider).min <= value <= np.iinfo(wider).max:
+            return wider
     return np.dtype("float64")
 
 
@@ -95,7 +114,8 @@ class Elemwise(Op):
         return self.name or f"Elemwise{{{self.scalar_op}}}"
 
     def make_node(self, *inputs):
-        inputs = _promote_weak([as_tensor_variable(i) for i in inputs])
+        inputs = _promote_weak([as_tensor_variable(i) for i in inputs],
+                               self.scalar_op.dtype_inputs)
         nin = self.scalar_op.nin
         if nin != -1 and len(inputs) != nin:
             raise TypeError(f"{self} takes {nin} inputs, got {len(inputs)}")
@@ -278,6 +298,11 @@ def sum_to_like(g, x, runtime_axes=None):
 
     ``runtime_axes``: the axes where ``x`` may have been broadcast at run time
     (None: any axis whose size is not static).
+
+    >>> import symgraph.tensor as T
+    >>> g = T.as_tensor(np.ones((2, 3)))
+    >>> sum_to_like(g, T.tensor("float64", (1, 3))).eval().tolist()
+    [[2.0, 2.0, 2.0]]
     """
     from symgraph.tensor import math
 
@@ -294,7 +319,12 @@ def sum_to_like(g, x, runtime_axes=None):
 
 
 def runtime_broadcast_axes(inputs, k):
-    """Axes where input ``k`` might be broadcast at run time against the other inputs."""
+    """Axes where input ``k`` might be broadcast at run time against the other inputs.
+
+    >>> import symgraph.tensor as T
+    >>> runtime_broadcast_axes([T.dmatrix(), T.tensor("float64", (1, 3))], 0)
+    [1]
+    """
     x = inputs[k]
     return [d for d in range(x.ndim) if x.type.shape[d] is None and any(
         j != k and other.type.shape[d] != 1 for j, other in enumerate(inputs))]

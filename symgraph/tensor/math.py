@@ -41,7 +41,13 @@ _relu = _ew(scal.relu)
 
 
 def round(x, mode="half_to_even"):
-    """Round to the nearest integer, halves to even (NumPy's ``np.round``)."""
+    """Round to the nearest integer, halves to even (NumPy's ``np.round``), or with
+    ``mode="half_away_from_zero"``.
+
+    >>> import symgraph.tensor as T
+    >>> round(T.as_tensor([0.5, 1.5, -2.5])).eval().tolist()
+    [0.0, 2.0, -2.0]
+    """
     if mode != "half_to_even":
         if mode == "half_away_from_zero":
             return sgn(x) * floor(abs(x) + 0.5)
@@ -60,7 +66,12 @@ def clip(x, min, max):
 
 
 def relu(x, alpha=0):
-    """max(x, 0), or the leaky form ``x if x > 0 else alpha * x``."""
+    """max(x, 0), or the leaky form ``x if x > 0 else alpha * x``.
+
+    >>> import symgraph.tensor as T
+    >>> relu(T.as_tensor([-2.0, 3.0]), alpha=0.5).eval().tolist()
+    [-1.0, 3.0]
+    """
     if isinstance(alpha, (int, float)) and alpha == 0:
         return _relu(x)
     x = as_tensor_variable(x)
@@ -68,12 +79,22 @@ def relu(x, alpha=0):
 
 
 def xlogx(x):
+    """x * log(x), with the limit 0 at x = 0.
+
+    >>> import symgraph.tensor as T
+    >>> xlogx(T.as_tensor([0.0, 1.0])).eval().tolist()
+    [0.0, 0.0]
+    """
     return switch(eq(x, 0), 0, x * log(switch(eq(x, 0), 1, x)))
 
 
 # -- reductions ----------------------------------------------------------------
 def normalize_axis(axis, ndim):
-    """``axis`` (None, int or sequence) as a sorted tuple of non-negative ints."""
+    """``axis`` (None, int or sequence) as a sorted tuple of non-negative ints.
+
+    >>> normalize_axis(-1, 3), normalize_axis(None, 2), normalize_axis((2, 0), 3)
+    ((2,), (0, 1), (0, 2))
+    """
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -152,15 +173,16 @@ class Reduce(Op):
 
     def R_op(self, inputs, eval_points):
         (x,), (ev,) = inputs, eval_points
-        if ev is None:
+        if ev is None or self.kind in ("all", "any") or x.dtype in DISCRETE_DTYPES:
             return [None]
         if self.kind == "sum":
             return [self(ev)]
-        z = self(x)
-        if self.kind in ("max", "min"):
-            mask = eq(x, _expand_reduced(z, x, self.axis))
+        z_b = _expand_reduced(self(x), x, self.axis)
+        if self.kind in ("max", "min"):  # ties share the derivative, as subgradients may
+            mask = eq(x, z_b)
             return [sum(ev * mask, self.axis) / sum(mask, self.axis)]
-        return [sum(ev / x, self.axis) * z]
+        # prod: <d prod / dx, ev>, exact where x has zeros (ev / x * prod is not)
+        return [sum(ev * _prod_grad(x, 1, z_b, self.axis), self.axis)]
 
 
 def _expand_reduced(v, x, axis):
@@ -211,22 +233,52 @@ def sum(input, axis=None, dtype=None, keepdims=False, acc_dtype=None):
 
 
 def prod(input, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+    """Product over ``axis``; ints accumulate in int64 like NumPy.
+
+    >>> import symgraph.tensor as T
+    >>> prod(T.as_tensor([[1, 2], [3, 4]]), axis=1).eval().tolist()
+    [2, 12]
+    """
     return _reduce("prod", input, axis, dtype, keepdims)
 
 
 def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis``.
+
+    >>> import symgraph.tensor as T
+    >>> max(T.as_tensor([[1, 5], [3, 4]]), axis=0).eval().tolist()
+    [3, 5]
+    """
     return _reduce("max", x, axis, None, keepdims)
 
 
 def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis``.
+
+    >>> import symgraph.tensor as T
+    >>> min(T.as_tensor([[1, 5], [3, 4]]), axis=1, keepdims=True).eval().tolist()
+    [[1], [3]]
+    """
     return _reduce("min", x, axis, None, keepdims)
 
 
 def all(x, axis=None, keepdims=False):
+    """Whether every element over ``axis`` is nonzero.
+
+    >>> import symgraph.tensor as T
+    >>> all(T.as_tensor([[1, 0], [2, 3]]), axis=1).eval().tolist()
+    [False, True]
+    """
     return _reduce("all", x, axis, None, keepdims)
 
 
 def any(x, axis=None, keepdims=False):
+    """Whether some element over ``axis`` is nonzero.
+
+    >>> import symgraph.tensor as T
+    >>> any(T.as_tensor([[0, 0], [2, 0]]), axis=1).eval().tolist()
+    [False, True]
+    """
     return _reduce("any", x, axis, None, keepdims)
 
 
@@ -240,7 +292,12 @@ def _count(x, axes):
 
 
 def mean(input, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-    """Arithmetic mean over ``axis`` (ints give float64, as NumPy)."""
+    """Arithmetic mean over ``axis`` (ints give float64, as NumPy).
+
+    >>> import symgraph.tensor as T
+    >>> mean(T.as_tensor([[1, 2], [3, 5]]), axis=0).eval().tolist()
+    [2.0, 3.5]
+    """
     x = as_tensor_variable(input)
     axes = normalize_axis(axis, x.ndim)
     out_dtype = dtype or (x.dtype if x.dtype not in DISCRETE_DTYPES else "float64")
@@ -252,6 +309,12 @@ def mean(input, axis=None, dtype=None, keepdims=False, acc_dtype=None):
 
 
 def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Variance over ``axis``, dividing by ``n - ddof`` (``corrected=True``: ddof 1).
+
+    >>> import symgraph.tensor as T
+    >>> float(var(T.as_tensor([1.0, 2.0, 3.0, 4.0])).eval())
+    1.25
+    """
     x = as_tensor_variable(input)
     axes = normalize_axis(axis, x.ndim)
     centered = x - mean(x, axes, keepdims=True)
@@ -264,6 +327,12 @@ def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
 
 
 def std(input, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Standard deviation over ``axis`` (the square root of ``var``).
+
+    >>> import symgraph.tensor as T
+    >>> float(std(T.as_tensor([1.0, 3.0])).eval())
+    1.0
+    """
     return sqrt(var(input, axis, ddof, keepdims, corrected))
 
 
@@ -317,6 +386,13 @@ class Argmax(Op):
 
 
 def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum over ``axis`` (None: of the flattened array; a tuple: of
+    those axes flattened together).
+
+    >>> import symgraph.tensor as T
+    >>> argmax(T.as_tensor([[1, 5], [3, 4]]), axis=1).eval().tolist()
+    [1, 1]
+    """
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim)
     out = Argmax(axes, "max")(x)
@@ -324,6 +400,12 @@ def argmax(x, axis=None, keepdims=False):
 
 
 def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum over ``axis`` (see ``argmax``).
+
+    >>> import symgraph.tensor as T
+    >>> int(argmin(T.as_tensor([[1, 5], [0, 4]])).eval())
+    2
+    """
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim)
     out = Argmax(axes, "min")(x)
@@ -331,6 +413,12 @@ def argmin(x, axis=None, keepdims=False):
 
 
 def max_and_argmax(x, axis=None):
+    """``(max(x, axis), argmax(x, axis))``.
+
+    >>> import symgraph.tensor as T
+    >>> [v.eval().tolist() for v in max_and_argmax(T.as_tensor([3, 7, 5]))]
+    [7, 1]
+    """
     return max(x, axis), argmax(x, axis)
 
 
@@ -420,7 +508,14 @@ def dot(a, b):
 
 
 def tensordot(a, b, axes=2):
-    """Sum products over ``axes`` of ``a`` and ``b`` (NumPy's ``tensordot``)."""
+    """Sum products over ``axes`` of ``a`` and ``b`` (NumPy's ``tensordot``): an int n
+    (the last n axes of ``a`` with the first n of ``b``) or a pair of axis lists.
+
+    >>> import symgraph.tensor as T
+    >>> a = T.as_tensor(np.arange(6.0).reshape(2, 3))
+    >>> tensordot(a, a, [[1], [1]]).eval().tolist()
+    [[5.0, 14.0], [14.0, 50.0]]
+    """
     from symgraph.tensor.basic import reshape, transpose
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -454,7 +549,12 @@ def _prod_dims(x, dims):
 
 
 def outer(x, y):
-    """Outer product of two vectors."""
+    """Outer product of two vectors (other operands are flattened first, as NumPy).
+
+    >>> import symgraph.tensor as T
+    >>> outer(T.as_tensor([1, 2]), T.as_tensor([3, 4, 5])).eval().tolist()
+    [[3, 4, 5], [6, 8, 10]]
+    """
     x, y = as_tensor_variable(x), as_tensor_variable(y)
     if x.ndim != 1 or y.ndim != 1:
         x, y = x.flatten(), y.flatten()
@@ -481,6 +581,19 @@ class Matmul(Op):
         x, y = (v if v.dtype == dtype else v.astype(dtype) for v in inputs)
         output_storage[0][0] = np.matmul(x, y)
 
+    def infer_shape(self, fgraph, node, input_shapes):
+        from symgraph.tensor.basic import broadcast_shape
+
+        n_batch = node.outputs[0].ndim - 2
+        one = as_tensor_variable(np.int64(1))
+        batch_shapes, batch_statics = [], []
+        for var, shape in zip(node.inputs, input_shapes):
+            pad = n_batch - (var.ndim - 2)
+            batch_shapes.append([one] * pad + list(shape[:-2]))
+            batch_statics.append((1,) * pad + var.type.shape[:-2])
+        batch = broadcast_shape(batch_shapes, batch_statics) if n_batch else ()
+        return [tuple(batch) + (input_shapes[0][-2], input_shapes[1][-1])]
+
     def grad(self, inputs, output_grads):
         from symgraph.tensor.basic import swapaxes
         from symgraph.tensor.elemwise import sum_to_like
@@ -496,7 +609,12 @@ _matmul = Matmul()
 
 
 def matmul(a, b):
-    """``a @ b`` with NumPy's rules (1-d operands are promoted, then the added dim dropped)."""
+    """``a @ b`` with NumPy's rules (1-d operands are promoted, then the added dim dropped).
+
+    >>> import symgraph.tensor as T
+    >>> matmul(T.as_tensor(np.ones((2, 3, 4))), T.as_tensor(np.ones(4))).eval().shape
+    (2, 3)
+    """
     from symgraph.tensor.basic import expand_dims, squeeze
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -515,7 +633,13 @@ def matmul(a, b):
 
 
 def batched_dot(a, b):
-    """Dot products of matching slices along the first axis (Theano's ``batched_dot``)."""
+    """Dot products of matching slices along the first axis (Theano's ``batched_dot``).
+
+    >>> import symgraph.tensor as T
+    >>> a = T.as_tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> batched_dot(a, a).eval().tolist()
+    [5.0, 25.0]
+    """
     from symgraph.tensor.basic import expand_dims, squeeze
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)

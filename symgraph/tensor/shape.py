@@ -66,11 +66,21 @@ _shape = Shape()
 
 
 def shape(x):
+    """The shape of ``x`` as a symbolic int64 vector (``x.shape``).
+
+    >>> shape(np.zeros((2, 3))).eval().tolist()
+    [2, 3]
+    """
     return _shape(x)
 
 
 def shape_i(x, i):
-    """Size of dimension ``i`` of ``x``: a constant when statically known."""
+    """Size of dimension ``i`` of ``x``: a constant when statically known.
+
+    >>> from symgraph.tensor.type import TensorType
+    >>> shape_i(TensorType("float64", (4, None))(), 0).data
+    array(4)
+    """
     x = as_tensor_variable(x)
     if x.type.shape[i] is not None:
         return as_tensor_variable(np.int64(x.type.shape[i]))
@@ -92,13 +102,12 @@ class Reshape(Op):
         if shp.ndim != 1 or shp.dtype not in ("int8", "int16", "int32", "int64", "uint8",
                                                "uint16", "uint32", "uint64"):
             raise TypeError(f"Reshape: the shape must be an integer vector, got {shp.type}")
+        if shp.type.shape[0] is not None and shp.type.shape[0] != self.ndim:
+            raise ValueError(f"Reshape{{{self.ndim}}}: the new shape has "
+                             f"{shp.type.shape[0]} entries")
         static = [None] * self.ndim
         if isinstance(shp, TensorConstant):
-            static = [None if int(s) < 0 else int(s) for s in shp.data]
-            known = [s for s in static if s is not None]
-            total = int(np.prod([s for s in x.type.shape])) if None not in x.type.shape else None
-            if total is not None and None in static and 0 not in known:
-                static[static.index(None)] = total // int(np.prod(known))
+            static = _check_static_reshape(x.type.shape, [int(s) for s in shp.data])
         else:
             from symgraph.tensor.basic import get_scalar_constant_entries
 
@@ -111,7 +120,12 @@ class Reshape(Op):
         x, shp = inputs
         if len(shp) != self.ndim:
             raise ValueError(f"Reshape: expected a shape of {self.ndim} entries, got {shp}")
-        output_storage[0][0] = np.reshape(x, tuple(int(s) for s in shp))
+        newshape = tuple(int(s) for s in shp)
+        try:
+            output_storage[0][0] = np.reshape(x, newshape)
+        except ValueError:
+            raise ValueError(f"Reshape: cannot reshape an array of shape {x.shape} (size "
+                             f"{x.size}) into shape {newshape}") from None
 
     def infer_shape(self, fgraph, node, input_shapes):
         from symgraph.tensor import math
@@ -123,7 +137,8 @@ class Reshape(Op):
                 or not isinstance(shp, Constant):
             # resolve a possible -1: total size over the product of the other entries
             total = math.prod(as_tensor_variable(list(input_shapes[0])) if input_shapes[0] else 1)
-            known = math.prod(math.switch(math.lt(shp, 0), 1, shp))
+            # at least 1: a -1 beside a 0 is an error at run time anyway
+            known = math.maximum(math.prod(math.switch(math.lt(shp, 0), 1, shp)), 1)
             entries = [math.switch(math.lt(shp[i], 0), total // known, shp[i])
                        for i in range(self.ndim)]
         return [tuple(entries)]
@@ -143,7 +158,35 @@ class Reshape(Op):
         return [self(eval_points[0], inputs[1])]
 
 
+def _check_static_reshape(old_shape, new_shape):
+    """The static output shape of reshaping ``old_shape`` (ints/None) to the constant
+    ``new_shape``; raises ValueError, with both shapes, when it cannot work."""
+    def fail(why):
+        raise ValueError(f"Reshape: cannot reshape a tensor of static shape {old_shape} into "
+                         f"shape {tuple(new_shape)}: {why}")
+
+    if sum(s == -1 for s in new_shape) > 1:
+        fail("only one dimension can be -1")
+    if any(s < -1 for s in new_shape):
+        fail("negative size")
+    known = [s for s in new_shape if s != -1]
+    known_size = int(np.prod(known, dtype="int64"))
+    static = [None if s == -1 else s for s in new_shape]
+    if None in old_shape:
+        return static
+    total = int(np.prod(old_shape, dtype="int64"))
+    if -1 not in new_shape:
+        if known_size != total:
+            fail(f"sizes {total} and {known_size} differ")
+    elif known_size == 0 or total % known_size:
+        fail(f"size {total} is not a multiple of {known_size}")
+    else:
+        static[static.index(None)] = total // known_size
+    return static
+
+
 def reshape_like(g, x):
+    """``g`` reshaped to ``x``'s (symbolic) shape."""
     from symgraph.tensor.basic import reshape
 
     return reshape(g, x.shape, ndim=x.ndim)
@@ -189,7 +232,13 @@ class SpecifyShape(Op):
 
 
 def specify_shape(x, shape):
-    """``x`` with its static shape set to ``shape`` (checked at run time)."""
+    """``x`` with its static shape set to ``shape`` (None entries: unknown; checked at run
+    time).
+
+    >>> import symgraph.tensor as T
+    >>> specify_shape(T.dmatrix(), (3, None)).type.shape
+    (3, None)
+    """
     shape = tuple(shape)
     if all(isinstance(s, (int, np.integer)) or s is None for s in shape):
         return SpecifyShape(shape)(x)

@@ -21,8 +21,12 @@ def _entry_of(index):
     if isinstance(index, slice):
         parts = [index.start, index.stop, index.step]
         entry = ("s",) + tuple(p is not None for p in parts)
-        return entry, [as_tensor_variable(p) for p in parts if p is not None]
-    v = as_tensor_variable(index)
+        bounds = [as_tensor_variable(p) for p in parts if p is not None]
+        for b in bounds:
+            if b.ndim != 0 or b.dtype not in INT_DTYPES:
+                raise IndexError(f"slice bounds must be integer scalars, got {b.type} in {index}")
+        return entry, bounds
+    v = as_tensor_variable(_index_value(index))
     if v.ndim == 0 and v.dtype in INT_DTYPES:
         return "i", [v]
     if v.dtype in INT_DTYPES or v.dtype == "bool":
@@ -78,12 +82,26 @@ class Subtensor(_IndexOp):
         shape, it = [], iter(index_inputs)
         for dim, entry in enumerate(self.idx_list):
             if entry == "i":
-                next(it)
+                self._check_static_index(next(it), dim, x.type.shape[dim])
                 continue
             bounds = [next(it) if has else None for has in entry[1:]]
             shape.append(_slice_length(bounds, x.type.shape[dim]))
         shape.extend(x.type.shape[len(self.idx_list):])
         return Apply(self, [x] + index_inputs, [TensorType(x.dtype, tuple(shape)).make_variable()])
+
+    def _check_static_index(self, index, dim, size):
+        """Fail at build time for a constant index out of a static dimension."""
+        from symgraph.tensor.basic import NotScalarConstantError, get_scalar_constant_value
+
+        if size is None:
+            return
+        try:
+            i = int(get_scalar_constant_value(index))
+        except NotScalarConstantError:
+            return
+        if not -size <= i < size:
+            raise IndexError(f"{self}: index {i} is out of bounds for axis {dim} with size "
+                             f"{size}")
 
     def perform(self, node, inputs, output_storage):
         x, *values = inputs
@@ -201,6 +219,9 @@ class AdvancedSubtensor(_IndexOp):
         x, *values = inputs
         output_storage[0][0] = np.asarray(x[_build_index(self.idx_list, values)])
 
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [_advanced_shape(self.idx_list, node.inputs, input_shapes)]
+
     def grad(self, inputs, output_grads):
         from symgraph.gradient import disconnected_type
         from symgraph.tensor.basic import zeros_like
@@ -222,6 +243,66 @@ class AdvancedSubtensor(_IndexOp):
         return [self(eval_points[0], *inputs[1:])]
 
 
+def _advanced_shape(idx_list, inputs, input_shapes):
+    """Symbolic shape of ``x[index]`` with NumPy's advanced-indexing rules.
+
+    Integer arrays, boolean masks (as their ``nonzero()``) and, among them, integer
+    scalars broadcast together; the broadcast dimensions replace the indexed ones
+    in place when those indices are adjacent, and go first otherwise.
+    """
+    from symgraph.tensor import math
+    from symgraph.tensor.basic import cast
+
+    x_shape = input_shapes[0]
+    pairs = iter(zip(inputs[1:], input_shapes[1:]))
+    dim, parts, adv_positions, adv_shapes, adv_static = 0, [], [], [], []
+    for pos, entry in enumerate(idx_list):
+        if entry in ("i", "a"):
+            v, shp = next(pairs)
+            if v.dtype == "bool":
+                adv_shapes.append((cast(math.sum(v), "int64"),))
+                adv_static.append((None,))
+            else:
+                adv_shapes.append(tuple(shp))
+                adv_static.append(v.type.shape)
+            adv_positions.append(pos)
+            parts.append(None)
+            dim += v.ndim if v.dtype == "bool" else 1
+        else:
+            bounds = [next(pairs)[0] if has else None for has in entry[1:]]
+            parts.append(_symbolic_slice_length(bounds, x_shape[dim]))
+            dim += 1
+    broadcast = _broadcast_index_shapes(adv_shapes, adv_static)
+    sliced = [p for p in parts if p is not None]
+    if adv_positions == list(range(adv_positions[0], adv_positions[-1] + 1)):
+        first = adv_positions[0]
+        before = [p for p in parts[:first] if p is not None]
+        out = before + list(broadcast) + sliced[len(before):]
+    else:
+        out = list(broadcast) + sliced
+    return tuple(out) + tuple(x_shape[dim:])
+
+
+def _broadcast_index_shapes(shapes, statics):
+    """Symbolic broadcast shape of index arrays of possibly different ndims."""
+    from symgraph.tensor.basic import broadcast_shape
+
+    ndim = max(len(s) for s in shapes)
+    if ndim == 0:
+        return ()
+    one = as_tensor_variable(np.int64(1))
+    padded = [(one,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    padded_static = [(1,) * (ndim - len(s)) + tuple(s) for s in statics]
+    return broadcast_shape(padded, padded_static)
+
+
+def _one_true(shape):
+    """A mask with a single True: its ``nonzero()`` broadcasts against any index."""
+    mask = np.zeros(shape, bool)
+    mask[(0,) * len(shape)] = True
+    return mask
+
+
 def _advanced_ndim(x_ndim, idx_list, index_inputs):
     """Output ndim, found by indexing a small dummy array the same way."""
     dummy = np.zeros((2,) * x_ndim)
@@ -232,7 +313,7 @@ def _advanced_ndim(x_ndim, idx_list, index_inputs):
             values.append(0)
         elif entry == "a":
             v = next(it)
-            values.append(np.ones((2,) * v.ndim, bool) if v.dtype == "bool"
+            values.append(_one_true((2,) * v.ndim) if v.dtype == "bool"
                           else np.zeros((1,) * v.ndim, int))
         else:
             for has in entry[1:]:
@@ -262,13 +343,19 @@ class IncSubtensor(_IndexOp):
         x = as_tensor_variable(x)
         y = as_tensor_variable(y)
         index_inputs = [as_tensor_variable(i) for i in index_inputs]
-        if y.ndim > x.ndim:
-            raise ValueError(f"{self}: cannot put a {y.ndim}-d value into a {x.ndim}-d tensor")
+        target_ndim = self._indexed_ndim(x, index_inputs)
+        if y.ndim > target_ndim:
+            raise ValueError(f"{self}: cannot put a {y.ndim}-d value into a {target_ndim}-d "
+                             f"part of a {x.ndim}-d tensor")
         if y.dtype != x.dtype:
             from symgraph.tensor.basic import cast
 
             y = cast(y, x.dtype)
         return Apply(self, [x, y] + index_inputs, [x.type.make_variable()])
+
+    def _indexed_ndim(self, x, index_inputs):
+        """The ndim of ``x[index]``."""
+        return x.ndim - sum(entry == "i" for entry in self.idx_list)
 
     def _apply(self, out, index, y):
         if self.set_instead_of_inc:
@@ -294,6 +381,8 @@ class IncSubtensor(_IndexOp):
         getter = Subtensor if type(self) is IncSubtensor else AdvancedSubtensor
         setter = type(self)(self.idx_list, set_instead_of_inc=True)
         gy = getter(self.idx_list)(gz, *idx)
+        if self.set_instead_of_inc and getter is AdvancedSubtensor and _may_repeat(idx):
+            gy = gy * _last_write_mask(x, gy, self.idx_list, idx)
         gy = sum_to_like(gy, y)
         if self.set_instead_of_inc:
             gx = setter(gz, _zeros_of(gy), *idx)  # what was overwritten gets no gradient
@@ -321,6 +410,26 @@ class IncSubtensor(_IndexOp):
         return [type(self)(self.idx_list, self.set_instead_of_inc)(ex, ey, *idx)]
 
 
+def _may_repeat(idx):
+    """Whether an advanced index may name an element twice (integer arrays can)."""
+    return any(v.ndim > 0 and v.dtype != "bool" for v in idx)
+
+
+def _last_write_mask(x, indexed, idx_list, idx):
+    """Which elements of ``x[idx] = value`` (of ``indexed``'s shape) are the ones kept.
+
+    With repeated indices only one write per element survives; writing the
+    positions' own ids the same way and reading them back finds which.
+    """
+    from symgraph.tensor import math
+    from symgraph.tensor.basic import arange, reshape, zeros_like
+
+    ids = reshape(arange(math.prod(indexed.shape)), indexed.shape, ndim=indexed.ndim)
+    owners = AdvancedIncSubtensor(idx_list, set_instead_of_inc=True)(
+        zeros_like(x, dtype="int64"), ids, *idx)
+    return math.eq(AdvancedSubtensor(idx_list)(owners, *idx), ids)
+
+
 def _zeros_of(v):
     from symgraph.tensor.basic import zeros_like
 
@@ -330,6 +439,9 @@ def _zeros_of(v):
 class AdvancedIncSubtensor(IncSubtensor):
     """Advanced-index ``set``/``inc``; repeated indices accumulate (``np.add.at``)."""
 
+    def _indexed_ndim(self, x, index_inputs):
+        return _advanced_ndim(x.ndim, self.idx_list, index_inputs)
+
     def _apply(self, out, index, y):
         if self.set_instead_of_inc:
             out[index] = y
@@ -338,7 +450,12 @@ class AdvancedIncSubtensor(IncSubtensor):
 
 
 def getitem(x, index):
-    """``x[index]`` with NumPy's semantics (see the module docstring)."""
+    """``x[index]`` with NumPy's semantics (see the module docstring).
+
+    >>> import symgraph.tensor as T
+    >>> getitem(T.as_tensor(np.arange(6).reshape(2, 3)), (slice(None), [2, 0])).eval().tolist()
+    [[2, 0], [5, 3]]
+    """
     from symgraph.tensor.basic import expand_dims
 
     if not isinstance(index, tuple):
@@ -414,14 +531,49 @@ def inc_subtensor(x, y, inplace=False, set_instead_of_inc=False):
 
 
 def set_subtensor(x, y, inplace=False):
-    """``x[idx] = y`` as a new tensor, where ``x`` is an indexing expression."""
+    """``x[idx] = y`` as a new tensor, where ``x`` is an indexing expression.
+
+    >>> import symgraph.tensor as T
+    >>> v = T.as_tensor(np.zeros(3))
+    >>> set_subtensor(v[1:], 5.0).eval().tolist()
+    [0.0, 5.0, 5.0]
+    """
     return inc_subtensor(x, y, inplace, set_instead_of_inc=True)
 
 
-def take(a, indices, axis=None):
-    """``np.take``: elements of ``a`` at ``indices`` along ``axis``."""
+def take(a, indices, axis=None, mode="raise"):
+    """``np.take``: elements of ``a`` at ``indices`` along ``axis`` (None: of the
+    flattened ``a``).  ``mode`` is ``'raise'`` (out-of-range indices are an error),
+    ``'wrap'`` (taken modulo the size) or ``'clip'`` (clipped to the ends).
+
+    >>> import symgraph.tensor as T
+    >>> take(T.as_tensor([[1, 2], [3, 4]]), [1, 1, 0], axis=1).eval().tolist()
+    [[2, 2, 1], [4, 4, 3]]
+    """
+    from symgraph.tensor import math
+    from symgraph.tensor.basic import shape_i
+
     a = as_tensor_variable(a)
     if axis is None:
-        return getitem(a.flatten(), as_tensor_variable(indices))
-    axis = axis % a.ndim
-    return getitem(a, (slice(None),) * axis + (as_tensor_variable(indices),))
+        a, axis = a.flatten(), 0
+    else:
+        if not -a.ndim <= int(axis) < a.ndim:
+            raise IndexError(f"take: axis {axis} is out of range for {a.type}")
+        axis = int(axis) % a.ndim
+    indices = as_tensor_variable(_index_value(indices))
+    if indices.dtype not in INT_DTYPES:
+        raise IndexError(f"take: indices must be integers, got {indices.type}")
+    if mode == "wrap":
+        indices = math.mod(indices, shape_i(a, axis))
+    elif mode == "clip":
+        indices = math.clip(indices, 0, shape_i(a, axis) - 1)
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    return getitem(a, (slice(None),) * axis + (indices,))
+
+
+def _index_value(index):
+    """An empty Python list indexes nothing, as NumPy reads it (not as a float array)."""
+    if isinstance(index, (list, tuple)) and len(index) == 0:
+        return np.zeros(0, dtype="int64")
+    return index

@@ -138,12 +138,13 @@ class _TensorMethods:
     def cumsum(self, axis=None):
         from symgraph.tensor import extra_ops
         return extra_ops.cumsum(self, axis)
-    def sort(self, axis=-1):
-        from symgraph.tensor import sort
-        return sort.sort(self, axis)
-    def argsort(self, axis=-1):
-        from symgraph.tensor import sort
-        return sort.argsort(self, axis)
+    def sort(self, axis=-1, kind="quicksort"):
+        # from the module: the attribute symgraph.tensor.sort is the function, not the module
+        from symgraph.tensor.sort import sort
+        return sort(self, axis, kind)
+    def argsort(self, axis=-1, kind="quicksort"):
+        from symgraph.tensor.sort import argsort
+        return argsort(self, axis, kind)
     def repeat(self, repeats, axis=None):
         from symgraph.tensor import extra_ops
         return extra_ops.repeat(self, repeats, axis)
@@ -157,15 +158,18 @@ class TensorConstant(_TensorMethods, Constant):
     """A constant array.  ``weak`` marks a plain Python scalar, which takes the dtype of
     what it is combined with (NumPy 2 promotion rules)."""
 
-    def __init__(self, type, data, name=None, weak=False):
+    def __init__(self, type, data, name=None, weak=False, python_value=None):
         Constant.__init__(self, type, data, name)
         self.weak = weak
+        # the exact Python scalar, kept so promotion does not see a floatX-rounded value
+        self.python_value = python_value if weak else None
 
     def signature(self):
         return (self.type, self.weak) + (Constant.signature(self)[1],)
 
     def clone(self, **kwargs):
-        cp = TensorConstant(self.type, self.data, kwargs.get("name", self.name), self.weak)
+        cp = TensorConstant(self.type, self.data, kwargs.get("name", self.name), self.weak,
+                            self.python_value)
         cp.tag.update(self.tag)
         return cp
 
@@ -195,7 +199,8 @@ def constant(value, name=None, ndim=None, dtype=None):
         if array.ndim > ndim:
             raise ValueError(f"constant {value!r} has {array.ndim} dims, more than {ndim}")
         array = array.reshape((1,) * (ndim - array.ndim) + array.shape)
-    return TensorConstant(TensorType(array.dtype, array.shape), array, name=name, weak=weak)
+    return TensorConstant(TensorType(array.dtype, array.shape), array, name=name, weak=weak,
+                          python_value=value if weak else None)
 
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None):
