@@ -463,5 +463,14 @@ class EquilibriumGraphRewriter(GraphRewriter):
 
 
 def apply_node_rewriters(fgraph, rewriters):
-    """Run ``rewriters`` to a fixed point on ``fgraph`` (a convenience for tests and tools)."""
+    """Run node ``rewriters`` to a fixed point on ``fgraph``; returns ``fgraph``.
+
+    >>> import symgraph.tensor as T
+    >>> from symgraph.graph.fgraph import FunctionGraph
+    >>> from symgraph.tensor.rewriting.math import local_neg_neg
+    >>> x = T.dvector('x')
+    >>> fg = apply_node_rewriters(FunctionGraph([x], [T.exp(-(-x))]), [local_neg_neg])
+    >>> [str(n.op) for n in fg.toposort()]
+    ['Elemwise{exp}']
+    """
     return EquilibriumGraphRewriter(rewriters).rewrite(fgraph)

@@ -86,5 +86,5 @@ above a ``@node_rewriter``.
 >>> 'local_useless_cast' in canonicalize
 True
 """
-register_stabilize.__doc__ = "Register a node rewriter in ``stabilize`` (like register_canonicalize)."
-register_specialize.__doc__ = "Register a node rewriter in ``specialize`` (like register_canonicalize)."
+register_stabilize.__doc__ = "Register a node rewriter in ``stabilize`` (see above)."
+register_specialize.__doc__ = "Register a node rewriter in ``specialize`` (see above)."

@@ -126,14 +126,18 @@ class Elemwise(Op):
         return Apply(self, inputs, [TensorType(dtype, shape).make_variable()])
 
     def perform(self, node, inputs, output_storage):
-        cdtype = self.scalar_op.compute_dtype(*[i.dtype for i in node.inputs])
+        try:
+            cdtype, out_dtype = node._elemwise_dtypes
+        except AttributeError:  # computed once per node: perform runs on every call
+            cdtype = self.scalar_op.compute_dtype(*[i.dtype for i in node.inputs])
+            out_dtype = np.dtype(node.outputs[0].type.dtype)
+            node._elemwise_dtypes = (cdtype, out_dtype)
         if cdtype is not None:
             inputs = [x if x.dtype == cdtype else x.astype(cdtype) for x in inputs]
         result = self.scalar_op.impl(*inputs)
-        out_dtype = node.outputs[0].type.dtype
         if not isinstance(result, np.ndarray) or result.dtype != out_dtype:
             result = np.asarray(result, dtype=out_dtype)
-        if result.shape != _broadcast_runtime(inputs):
+        if result.ndim != node.outputs[0].type.ndim or (len(inputs) > 1 and result.size == 0):
             result = np.broadcast_to(result, _broadcast_runtime(inputs)).copy()
         output_storage[0][0] = result
 

@@ -21,6 +21,10 @@ def _b():
 class _TensorMethods:
     """Operators and NumPy-like methods shared by tensor variables and constants."""
 
+    # ``ndarray * variable`` must defer to the variable's operators instead of NumPy
+    # building an object array of per-element graphs.
+    __array_ufunc__ = None
+
     # -- operators ---------------------------------------------------------
     def __add__(self, other): return _m().add(self, other)
     def __radd__(self, other): return _m().add(other, self)

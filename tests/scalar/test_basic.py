@@ -14,7 +14,6 @@ import scipy.special
 import symgraph as sg
 import symgraph.tensor as T
 from symgraph.scalar import basic as scal
-from symgraph.tensor.type import DISCRETE_DTYPES
 
 
 def every_scalar_op():
@@ -243,7 +242,8 @@ def c_functions(tmp_path_factory):
     if shutil.which("gcc") is None and shutil.which("cc") is None:
         pytest.skip("no C compiler")
     ffi = cffi.FFI()
-    ops = [op for op in every_scalar_op() if op.c_expr is not None and not isinstance(op, scal.Cast)]
+    ops = [op for op in every_scalar_op()
+           if op.c_expr is not None and not isinstance(op, scal.Cast)]
     decls, defs = [], []
     for op in ops:
         nin = 2 if op.nin == -1 else op.nin

@@ -12,7 +12,7 @@ from symgraph.rewriting.pipeline import register_canonicalize
 from symgraph.scalar.basic import Cast
 from symgraph.tensor.basic import Alloc, cast
 from symgraph.tensor.elemwise import Elemwise
-from symgraph.tensor.rewriting.shape import _is_dim_of
+from symgraph.tensor.rewriting.shape import is_dim_of
 
 
 def _cast_input(node):
@@ -53,6 +53,6 @@ def local_useless_alloc(fgraph, node):
     out = node.outputs[0]
     if value.ndim != out.ndim or value.dtype != out.dtype:
         return None
-    if not all(_is_dim_of(fgraph, entry, value, d) for d, entry in enumerate(shape)):
+    if not all(is_dim_of(fgraph, entry, value, d) for d, entry in enumerate(shape)):
         return None
     return [value]

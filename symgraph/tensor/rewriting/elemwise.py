@@ -6,13 +6,14 @@
   has that shape (static types or the shape feature prove it);
 - ``local_alloc_in_elemwise``: an ``alloc`` feeding an elementwise op whose other
   inputs already give the output's shape is replaced by the value it fills with
-  (broadcasting does the rest, without materializing the array).
+  (broadcasting does the rest, without materializing the array);
+- ``local_dimshuffle_lift``: a dimshuffle of an elementwise result moves to its inputs.
 """
 from symgraph.rewriting.core import node_rewriter
 from symgraph.rewriting.pipeline import register_canonicalize
 from symgraph.tensor.elemwise import DimShuffle, Elemwise, SumToShape
-from symgraph.tensor.rewriting.shape import _is_dim_of, _shape_entries
-from symgraph.tensor.rewriting.utils import keeps_shape
+from symgraph.tensor.rewriting.shape import is_dim_of, shape_entries
+from symgraph.tensor.rewriting.utils import keeps_shape, n_clients
 
 
 @register_canonicalize("fast_compile")
@@ -44,14 +45,14 @@ def local_dimshuffle_dimshuffle(fgraph, node):
 def local_useless_sum_to_shape(fgraph, node):
     """``SumToShape(g, shape)`` -> ``g`` when ``g`` certainly has ``shape``."""
     g, shp = node.inputs
-    entries = _shape_entries(shp, g.ndim)
+    entries = shape_entries(shp, g.ndim)
     if entries is None or len(entries) != g.ndim:
         return None
     for d, entry in enumerate(entries):
         if isinstance(entry, (int,)):
             if entry != g.type.shape[d]:
                 return None
-        elif not _is_dim_of(fgraph, entry, g, d):
+        elif not is_dim_of(fgraph, entry, g, d):
             return None
     return [g]
 
@@ -82,3 +83,21 @@ def local_alloc_in_elemwise(fgraph, node):
         if new.type.dtype == out.type.dtype and keeps_shape(fgraph, out, new, [inp], inputs):
             return [new]
     return None
+
+
+@register_canonicalize
+@node_rewriter([DimShuffle])
+def local_dimshuffle_lift(fgraph, node):
+    """``elemwise(a, b).dimshuffle(p)`` -> ``elemwise(a.dimshuffle(p), b.dimshuffle(p))``
+    when nothing else uses the elementwise result: dimshuffles move toward the inputs,
+    where they merge with each other and fold into constants."""
+    inner = node.inputs[0].owner
+    if inner is None or not isinstance(inner.op, Elemwise) or inner.op.inplace_pattern \
+            or len(inner.outputs) != 1 or n_clients(fgraph, node.inputs[0]) != 1:
+        return None
+    order = node.op.new_order
+    moved = [DimShuffle(i.ndim, order)(i) for i in inner.inputs]
+    new = inner.op.make_node(*moved).outputs[0]
+    if new.type != node.outputs[0].type:
+        return None
+    return [new]

@@ -12,7 +12,10 @@ canonicalize (one form per computation):
 - ``local_exp_log``: ``exp(log(x))`` -> ``x`` (nan where x < 0, like the original);
   ``local_log_exp``: ``log(exp(x))`` -> ``x``;
 - ``local_div_self``: ``x / x`` -> 1.  Not in FAST_RUN, because it is wrong where x
-  is 0 (or inf, or nan); enable it with ``mode.including('local_div_self')``.
+  is 0 (or inf, or nan); enable it with ``mode.including('local_div_self')``;
+- ``local_sum_of_scaled``: ``sum(-x)``, ``sum(c * x)``, ``sum(x / c)`` -> the sum of x,
+  negated or scaled once;
+- ``local_sum_mul_to_dot``: ``sum(x * y)`` of two vectors -> ``dot(x, y)``.
 
 specialize (faster forms):
 
@@ -49,6 +52,7 @@ from symgraph.tensor.type import COMPLEX_DTYPES, TensorType
 from symgraph.tensor.var import TensorConstant
 
 _IDENTITY = {scal.add: 0, scal.mul: 1}
+_FLOATS = ("float16", "float32", "float64")
 _REDUCE = {scal.add: np.add, scal.mul: np.multiply}
 
 
@@ -152,7 +156,7 @@ def local_sub_neg(fgraph, node):
     """``x - (-y)`` -> ``x + y``."""
     x, y = node.inputs
     inner = elemwise_input(y, scal.neg)
-    if inner is None:
+    if inner is None or y.dtype != node.outputs[0].dtype:  # a narrower negation wraps
         return None
     return [as_output_of(fgraph, node, tm.add(x, inner[0]))]
 
@@ -164,7 +168,8 @@ def local_add_neg(fgraph, node):
     negated, plain = [], []
     for inp in node.inputs:
         inner = elemwise_input(inp, scal.neg)
-        if inner is not None and n_clients(fgraph, inp) == 1:
+        if inner is not None and n_clients(fgraph, inp) == 1 \
+                and inp.dtype == node.outputs[0].dtype:
             negated.append(inner[0])
         else:
             plain.append(inp)
@@ -242,7 +247,7 @@ def local_pow_specialize(fgraph, node):
     else:
         return None
     if k < 0:
-        if out.dtype not in ("float16", "float32", "float64"):
+        if out.dtype not in _FLOATS:
             return None  # an integer to a negative power is an error: leave it
         result = tm.inv(result)
     return [as_output_of(fgraph, node, result)]
@@ -262,7 +267,8 @@ def local_mul_self(fgraph, node):
 def local_one_div(fgraph, node):
     """``1 / x`` -> ``inv(x)``."""
     one, x = node.inputs
-    if is_constant(one, 1) and keeps_shape(fgraph, node.outputs[0], x, [one], [x]):
+    if x.dtype == node.outputs[0].dtype and is_constant(one, 1) \
+            and keeps_shape(fgraph, node.outputs[0], x, [one], [x]):
         return [as_output_of(fgraph, node, tm.inv(x))]
     return None
 
@@ -283,8 +289,11 @@ def _without_one(terms, fgraph, out):
 @register_stabilize
 @node_rewriter([tm.log])
 def local_log1p(fgraph, node):
-    """``log(1 + x)`` -> ``log1p(x)``; ``log(1 - x)`` -> ``log1p(-x)``."""
+    """``log(1 + x)`` -> ``log1p(x)``; ``log(1 - x)`` -> ``log1p(-x)`` (for floats: the
+    integer sum could wrap around)."""
     arg = node.inputs[0]
+    if arg.dtype not in _FLOATS:
+        return None
     terms = elemwise_input(arg, scal.add)
     if terms is not None:
         x = _without_one(terms, fgraph, arg)
@@ -425,7 +434,7 @@ def local_logsumexp(fgraph, node):
     if inner is None or _is_max_shifted(inner[0]):
         return None
     x = inner[0]
-    if x.dtype not in ("float16", "float32", "float64") or total.op.dtype not in (None, x.dtype):
+    if x.dtype not in _FLOATS or total.op.dtype not in (None, x.dtype):
         return None
     axes = total.op.axis
     m = tm.max(x, axes)
@@ -437,3 +446,68 @@ def local_logsumexp(fgraph, node):
     if expand is not None:
         result = expand(result)
     return [as_output_of(fgraph, node, result)]
+
+
+# -- reductions of elementwise results -------------------------------------------------------
+def _float_sum(node):
+    """The summed input of a float ``sum`` node that accumulates in its own dtype, else None."""
+    op = node.op
+    if not isinstance(op, tm.Reduce) or op.kind != "sum":
+        return None
+    x = node.inputs[0]
+    if x.dtype not in _FLOATS or node.outputs[0].dtype != x.dtype:
+        return None
+    return x
+
+
+@register_canonicalize
+@node_rewriter([tm.Reduce])
+def local_sum_of_scaled(fgraph, node):
+    """``sum(-x)`` -> ``-sum(x)``; ``sum(c * x)`` -> ``c * sum(x)``; ``sum(x / c)`` ->
+    ``sum(x) / c``, for a scalar constant ``c`` (one multiplication instead of many)."""
+    x = _float_sum(node)
+    if x is None or x.owner is None or n_clients(fgraph, x) != 1:
+        return None
+    inner = x.owner
+    if elemwise_input(x, scal.neg) is not None:
+        return [tm.neg(node.op(inner.inputs[0]))]
+    if elemwise_input(x, scal.mul) is not None:
+        scalars = [i for i in inner.inputs if uniform_value(i) is not None]
+        rest = [i for i in inner.inputs if uniform_value(i) is None]
+        if len(scalars) != 1 or not rest:
+            return None
+        product = rest[0] if len(rest) == 1 else tm.mul(*rest)
+        if not keeps_shape(fgraph, x, product, scalars, rest):
+            return None
+        return [_scaled(node, scalars[0], node.op(product), tm.mul)]
+    pair = elemwise_input(x, scal.true_div)
+    if pair is not None and uniform_value(pair[1]) is not None \
+            and keeps_shape(fgraph, x, pair[0], [pair[1]], [pair[0]]):
+        return [_scaled(node, pair[1], node.op(pair[0]), tm.true_div, first=False)]
+    return None
+
+
+def _scaled(node, constant, total, op, first=True):
+    """``op(c, total)`` (or ``op(total, c)``) with ``c`` the scalar value of ``constant``."""
+    out = node.outputs[0]
+    c = TensorConstant(TensorType(out.dtype, ()), np.asarray(uniform_value(constant), out.dtype))
+    result = op(c, total) if first else op(total, c)
+    return result if result.dtype == out.dtype else result.astype(out.dtype)
+
+
+@register_canonicalize
+@node_rewriter([tm.Reduce])
+def local_sum_mul_to_dot(fgraph, node):
+    """``sum(x * y)`` of two vectors of the same length -> ``dot(x, y)``."""
+    v = _float_sum(node)
+    pair = None if v is None else elemwise_input(v, scal.mul)
+    if pair is None or len(pair) != 2 or v.ndim != 1 or n_clients(fgraph, v) != 1:
+        return None
+    x, y = pair
+    if x.type.shape[0] == 1 or y.type.shape[0] == 1 or x.dtype != y.dtype:
+        return None
+    if not keeps_shape(fgraph, v, x, [y], [x]):  # y must not broadcast x, nor x y
+        return None
+    if not keeps_shape(fgraph, v, y, [x], [y]):
+        return None
+    return [tm.dot(x, y)]

@@ -126,8 +126,8 @@ class ShapeFeature(Feature):
         if isinstance(op, Elemwise):
             return [self._broadcast(node.outputs[0], node.inputs, shapes)]
         if isinstance(op, SumToShape):
-            entries = _shape_entries(node.inputs[1], node.outputs[0].ndim)
-            if entries is not None and all(isinstance(e, _ShapeOf) for e in entries):
+            entries = shape_entries(node.inputs[1], node.outputs[0].ndim)
+            if entries is not None and all(isinstance(e, ShapeOf) for e in entries):
                 return [tuple(self.shape_of(e.x)[e.d] for e in entries)]
         return None
 
@@ -178,19 +178,8 @@ class ShapeFeature(Feature):
     def _resolve(self, entry):
         """``shape_i(v, d)`` or ``shape(v)[d]`` in an inferred shape, replaced by v's own
         inferred size, so that equal sizes get equal expressions."""
-        node = entry.owner
-        if node is None:
-            return entry
-        if isinstance(node.op, Shape_i):
-            return self.shape_of(node.inputs[0])[node.op.i]
-        if type(node.op) is Subtensor and node.op.idx_list == ("i",):
-            vec, index = node.inputs
-            i = constant_value(index)
-            if i is not None and vec.owner is not None and isinstance(vec.owner.op, Shape):
-                v = vec.owner.inputs[0]
-                if -v.ndim <= int(i) < v.ndim:
-                    return self.shape_of(v)[int(i)]
-        return entry
+        source = dim_source(entry)
+        return entry if source is None else self.shape_of(source[0])[source[1]]
 
 
 class AttachShapeFeature(GraphRewriter):
@@ -297,20 +286,28 @@ def local_useless_reshape(fgraph, node):
     x, shp = node.inputs
     if node.op.ndim != x.ndim:
         return None
-    entries = _shape_entries(shp, x.ndim)
+    entries = shape_entries(shp, x.ndim)
     if entries is None:
         return None
     for d, entry in enumerate(entries):
         if isinstance(entry, (int, np.integer)):
             if entry != x.type.shape[d]:
                 return None
-        elif not _is_dim_of(fgraph, entry, x, d):
+        elif not is_dim_of(fgraph, entry, x, d):
             return None
     return [x]
 
 
-def _shape_entries(shp, n):
-    """The entries of shape vector ``shp``: ints, scalar variables, or None if unknown."""
+def shape_entries(shp, n):
+    """The ``n`` entries of shape vector ``shp``: ints (constant ``shp``), scalar variables
+    (a ``make_vector``), ``ShapeOf`` (``shape(x)``), or None when they cannot be read.
+
+    >>> import symgraph.tensor as T
+    >>> shape_entries(T.constant([2, 3]), 2)
+    [2, 3]
+    >>> [e.d for e in shape_entries(T.dmatrix().shape, 2)]
+    [0, 1]
+    """
     from symgraph.tensor.basic import MakeVector
 
     value = constant_value(shp)
@@ -320,28 +317,61 @@ def _shape_entries(shp, n):
         return list(shp.owner.inputs)
     if shp.owner is not None and isinstance(shp.owner.op, Shape):
         x = shp.owner.inputs[0]
-        return [_ShapeOf(x, d) for d in range(n)]
+        return [ShapeOf(x, d) for d in range(n)]
     return None
 
 
-class _ShapeOf:
+class ShapeOf:
     """Stands for ``x.shape[d]`` without building a node."""
 
     def __init__(self, x, d):
         self.x, self.d = x, d
 
 
-def _is_dim_of(fgraph, entry, x, d):
-    """True if the scalar ``entry`` is certainly dimension ``d`` of ``x``."""
+def dim_source(entry):
+    """``(v, d)`` if scalar ``entry`` is ``shape_i(v, d)`` or ``shape(v)[d]``, else None.
+
+    >>> import symgraph.tensor as T
+    >>> x = T.dmatrix('x')
+    >>> dim_source(x.shape[1]) == (x, 1)
+    True
+    """
+    node = entry.owner
+    if node is None:
+        return None
+    if isinstance(node.op, Shape_i):
+        return node.inputs[0], node.op.i
+    if type(node.op) is Subtensor and node.op.idx_list == ("i",):
+        vec, index = node.inputs
+        i = constant_value(index)
+        if i is not None and vec.owner is not None and isinstance(vec.owner.op, Shape):
+            v = vec.owner.inputs[0]
+            if -v.ndim <= int(i) < v.ndim:
+                return v, int(i) % v.ndim
+    return None
+
+
+def is_dim_of(fgraph, entry, x, d):
+    """True if the scalar ``entry`` (a variable or ``ShapeOf``) is certainly dimension
+    ``d`` of ``x``.
+
+    >>> import symgraph.tensor as T
+    >>> from symgraph.graph.fgraph import FunctionGraph
+    >>> x = T.dmatrix('x')
+    >>> fg = FunctionGraph([x], [x], clone=False)
+    >>> is_dim_of(fg, x.shape[1], x, 1), is_dim_of(fg, x.shape[1], x, 0)
+    (True, False)
+    """
     from symgraph.tensor.shape import shape_i
 
-    if isinstance(entry, _ShapeOf):
+    if isinstance(entry, ShapeOf):
         return same_dim(fgraph, entry.x, entry.d, x, d)
     value = constant_value(entry)
     if value is not None:
         return x.type.shape[d] is not None and int(value) == x.type.shape[d]
-    if entry.owner is not None and isinstance(entry.owner.op, Shape_i):
-        return same_dim(fgraph, entry.owner.inputs[0], entry.owner.op.i, x, d)
+    source = dim_source(entry)
+    if source is not None:
+        return same_dim(fgraph, source[0], source[1], x, d)
     feature = getattr(fgraph, "shape_feature", None)
     if feature is not None:
         return same_expr(entry, feature.shape_of(x)[d])

@@ -1,5 +1,4 @@
 """Rewrites of casts and allocations."""
-import numpy as np
 
 import symgraph.tensor as T
 from symgraph.scalar.basic import Cast

@@ -83,3 +83,20 @@ def test_alloc_that_gives_the_shape_is_kept(rng):
     f = rewritten([x, y], expr, rng.normal(size=(1, 1)), rng.normal(size=(2, 5)))
     assert count(f, Alloc) == 1
     assert f(np.ones((1, 1)), np.zeros((2, 5))).shape == (2, 5)
+
+
+def test_dimshuffle_moves_to_the_inputs_of_an_elemwise(rng):
+    x, y = T.dmatrices("x", "y")
+    f = rewritten([x, y], T.exp((x * y).T) + 1, *rng.normal(size=(2, 3, 4)))
+    assert fired(f, "local_dimshuffle_lift") == 1
+    (mul,) = [n for n in f.maker.fgraph.apply_nodes if str(n.op) == "Elemwise{mul}"]
+    assert all(isinstance(i.owner.op, DimShuffle) for i in mul.inputs)
+    g = rewritten([x], (T.exp(x) * 2.0).dimshuffle("x", 1, 0), rng.normal(size=(2, 3)))
+    assert ops(g)[-1] != "DimShuffle{x,1,0}"
+
+
+def test_dimshuffle_of_a_shared_elemwise_stays(rng):
+    x = T.dmatrix("x")
+    e = T.exp(x)
+    f = rewritten([x], [e.T, e], rng.normal(size=(2, 3)))
+    assert ops(f).count("Elemwise{exp}") == 1

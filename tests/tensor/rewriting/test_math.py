@@ -84,7 +84,7 @@ def test_times_zero_gives_zeros_of_the_right_shape_and_dtype(rng):
 def test_x_minus_x_is_zero(rng):
     x = T.dmatrix("x")
     f = rewritten([x], T.exp(x - x), rng.normal(size=(3, 2)))
-    assert "Elemwise{sub}" not in ops(f)
+    assert "Elemwise{sub}" not in ops(f) and has_alloc(f)
     assert fired(f, "local_sub_self") == 1
 
 
@@ -248,3 +248,40 @@ def test_float32_stays_float32(rng):
              T.log(T.exp(x).sum())]
     f = rewritten([x], exprs, rng.normal(size=4).astype("float32"), rtol=1e-5, atol=1e-6)
     assert all(r.dtype == np.float32 for r in f(rng.normal(size=4).astype("float32")))
+
+
+def test_integer_wraparound_is_respected(rng):
+    x, y = T.lvector("x"), T.bvector("y")
+    # -y wraps in int8 (-(-128) == -128): x - (-y) is not x + y there
+    f = rewritten([x, y], x - (-y), rng.integers(-9, 9, size=3), np.array([-128, 5, 7], "int8"))
+    assert "Elemwise{neg}" in ops(f)
+    u = T.vector("u", dtype="uint8")
+    with np.errstate(divide="ignore"):
+        g = rewritten([u], T.log(1 - u), np.array([1, 3, 0], "uint8"))  # 1 - 1 is 0, not 256
+    assert "Elemwise{log1p}" not in ops(g)
+
+
+# -- reductions of elementwise results -------------------------------------------------------
+def test_constant_factors_and_negations_leave_sums(rng):
+    m = T.dmatrix("m")
+    cases = [((-m).sum(axis=0), "Elemwise{neg}"), ((2.5 * m).sum(axis=1), "Elemwise{mul}"),
+             ((m / 4.0).sum(), "Elemwise{true_div}")]
+    for expr, op_name in cases:
+        f = rewritten([m], expr, rng.normal(size=(3, 4)))
+        assert ops(f)[-1] == op_name  # applied once, after the sum
+        assert fired(f, "local_sum_of_scaled") == 1
+
+
+def test_a_broadcasting_factor_stays_inside_the_sum(rng):
+    m = T.dmatrix("m")
+    f = rewritten([m], (T.constant(np.full((4, 1), 2.0)) * m).sum(), rng.normal(size=(1, 3)))
+    assert fired(f, "local_sum_of_scaled") == 0
+
+
+def test_sum_of_a_product_of_vectors_is_a_dot(rng):
+    x, y = T.tensor("float64", (5,), name="x"), T.tensor("float64", (5,), name="y")
+    f = rewritten([x, y], (x * y).sum(), *rng.normal(size=(2, 5)))
+    assert ops(f) == ["Dot"]
+    u, v = T.dvectors("u", "v")  # u may be of length 1 and broadcast: no dot
+    g = rewritten([u, v], (u * v).sum(), rng.normal(size=1), rng.normal(size=5))
+    assert "Dot" not in ops(g)
