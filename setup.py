@@ -16,7 +16,10 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
         "cuda": ["pycuda>=2024.1"],
-        "bench": ["matplotlib>=3.7"],
+        # the plot and thread pinning; the peers compared against are a separate extra
+        # because they are large (torch==2.13.0 is the CPU wheel these machines carry)
+        "bench": ["matplotlib>=3.7", "threadpoolctl>=3"],
+        "peers": ["torch==2.13.0", "jax", "jaxlib", "pytensor"],
     },
     entry_points={"console_scripts": ["symgraph-cache=symgraph.link.c.cache:main"]},
 )

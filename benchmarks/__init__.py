@@ -1,0 +1,1 @@
+"""Benchmarks of symgraph against its peers (``python benchmarks/run_mlp.py``)."""
