@@ -6,6 +6,7 @@ guards outputs that would alias inputs or state, and links it.  ``Function``
 converts arguments, runs the linked program and applies the updates, all at
 once, after every output is computed.
 """
+import time
 import warnings
 
 from symgraph.compile.io import In, Out
@@ -27,6 +28,12 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              allow_input_downcast=None, profile=None, on_unused_input=None, trust_input=False):
     """Compile ``outputs`` as a function of ``inputs``.
 
+    ``profile``: True, a name or a ``ProfileStats`` (default ``config.profile``) times the
+    calls, nodes and rewrites into ``f.profile`` (see compile/profiling.py).
+    ``accept_inplace``: allow a graph that already contains in-place ops (the rewrites
+    add them where the DestroyHandler proves it safe; inputs declared
+    ``In(x, mutable=True)`` may then be overwritten).
+
     >>> import symgraph.tensor as T
     >>> x = T.dvector('x')
     >>> f = function([x], (x ** 2).sum())
@@ -35,9 +42,13 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     """
     if not isinstance(inputs, (list, tuple)):
         raise TypeError("function: inputs must be a list of variables (or In instances)")
+    from symgraph.config import config
+
+    profile = config.profile if profile is None else profile
+    start = time.perf_counter()
     maker = FunctionMaker(inputs, outputs, get_mode(mode), updates, givens, no_default_updates,
-                          allow_input_downcast, on_unused_input or "raise", name)
-    fn = maker.create()
+                          allow_input_downcast, on_unused_input or "raise", name, accept_inplace)
+    fn = maker.create(profile=profile or None, start=start)
     fn.trust_input = trust_input
     return fn
 
@@ -99,7 +110,7 @@ def _view_root(var):
 
 class FunctionMaker:
     def __init__(self, inputs, outputs, mode, updates, givens, no_default_updates,
-                 allow_input_downcast, on_unused_input, name):
+                 allow_input_downcast, on_unused_input, name, accept_inplace=False):
         self.mode, self.name = mode, name
         self.inputs = [_as_in(i, allow_input_downcast) for i in inputs]
         self.return_list = isinstance(outputs, (list, tuple))
@@ -128,6 +139,20 @@ class FunctionMaker:
         self._check_missing(explicit, everything)
         self.fgraph = FunctionGraph(explicit + self.shared, everything, clone=True)
         self.original_outputs = output_vars
+        self._attach_destroy_handler(accept_inplace)
+
+    def _attach_destroy_handler(self, accept_inplace):
+        """In-place ops may overwrite only intermediates and inputs declared mutable."""
+        from symgraph.graph.destroyhandler import DestroyHandler
+
+        fg = self.fgraph
+        if not accept_inplace and any(node.op.destroy_map for node in fg.apply_nodes):
+            raise TypeError("function: the graph contains in-place operations; pass "
+                            "accept_inplace=True to compile it anyway (the rewrites add "
+                            "in-place ops where it is safe)")
+        fg.attach_feature(DestroyHandler(
+            [fg.inputs[k] for k, spec in enumerate(self.inputs) if spec.mutable]))
+        fg.validate()
 
     def _default_updates(self, roots, updates, no_default_updates):
         if no_default_updates is True:
@@ -198,17 +223,27 @@ class FunctionMaker:
             if aliases:
                 fg.change_input("output", i, deep_copy_op(var), reason="output_guard")
 
-    def create(self):
+    def create(self, profile=None, start=None):
+        """Optimize, guard the outputs and link; ``profile``: True, a name, or a
+        ``ProfileStats`` to time this function's calls into (see compile/profiling.py)."""
+        start = time.perf_counter() if start is None else start
         self.mode.optimize(self.fgraph)
         self._guard_outputs()
         from symgraph.link import linker_for
 
-        program = linker_for(self.mode.linker).make(self)
-        return Function(self, program)
+        linker = self.mode.linker
+        program = (linker if hasattr(linker, "make") else linker_for(linker)).make(self)
+        if not profile:
+            return Function(self, program)
+        from symgraph.compile.profiling import ProfiledFunction
+
+        return ProfiledFunction(self, program, profile, time.perf_counter() - start)
 
 
 class Function:
     """A compiled function.  Call it with the inputs, positionally or by name."""
+
+    profile = None  # a ProfileStats when compiled with profile=True (compile/profiling.py)
 
     def __init__(self, maker, program):
         self.maker = maker

@@ -13,7 +13,7 @@ A Mode's ``optimizer`` is a name, a ``RewriteQuery`` on the rewrite pipeline
 
 >>> import symgraph as sg, symgraph.tensor as T
 >>> x = T.dscalar('x')
->>> mode = get_mode('FAST_RUN').excluding('stabilize')
+>>> mode = get_mode('FAST_RUN').excluding('stabilize', 'fusion', 'inplace')
 >>> f = sg.function([x], T.log(1 + x), mode=mode)
 >>> [str(n.op) for n in f.maker.fgraph.toposort()]
 ['Elemwise{add}', 'Elemwise{log}']
@@ -129,15 +129,23 @@ class Mode:
         return f"Mode(linker={self.linker!r}, optimizer={self.optimizer!r})"
 
 
+def _debug_mode():
+    from symgraph.compile.debugmode import DebugMode
+
+    return DebugMode()
+
+
 _PREDEFINED = {
     "FAST_RUN": lambda: Mode(optimizer="fast_run"),
     "FAST_COMPILE": lambda: Mode(linker="py", optimizer="fast_compile"),
+    "DebugMode": _debug_mode,  # FAST_RUN's rewrites, every call checked (compile/debugmode.py)
 }
 _cache = {}
 
 
 def get_mode(mode):
-    """A Mode from a Mode, a name (``'FAST_RUN'``, ``'FAST_COMPILE'``) or None (config.mode).
+    """A Mode from a Mode, a name (``'FAST_RUN'``, ``'FAST_COMPILE'``, ``'DebugMode'``) or
+    None (config.mode).
 
     >>> get_mode('FAST_COMPILE').query
     RewriteQuery(include=['fast_compile'], require=[], exclude=[])

@@ -81,7 +81,7 @@ class FunctionGraph:
             self.variables.add(var)
             self.clients.setdefault(var, [])
             return
-        for node in io_toposort(list(self.variables), [var]):
+        for node in io_toposort(self.variables, [var]):
             if node in self.apply_nodes:
                 continue
             for inp in node.inputs:
@@ -166,7 +166,7 @@ class FunctionGraph:
         trace = var.tag.get("trace")
         if trace is None or new in self.variables:
             return
-        for node in io_toposort(list(self.variables), [new]):
+        for node in io_toposort(self.variables, [new]):
             for out in node.outputs:
                 out.tag.trace = trace
 
@@ -206,7 +206,26 @@ class FunctionGraph:
 
     # -- reading -------------------------------------------------------
     def toposort(self):
-        return io_toposort(self.inputs, self.outputs)
+        """The nodes in an order that respects data dependencies and the features'
+        ``orderings`` (readers of a value before the node that destroys it)."""
+        orderings = self.orderings()
+        if not orderings:
+            return io_toposort(self.inputs, self.outputs)
+        from symgraph.graph.traversal import io_toposort_ordered
+
+        return io_toposort_ordered(self.inputs, self.outputs, orderings)
+
+    def orderings(self):
+        """``{node: [nodes that must run before it]}`` beyond data dependencies, from the
+        features that define ``orderings(fgraph)`` (the DestroyHandler)."""
+        result = {}
+        for feature in self._features:
+            get = getattr(feature, "orderings", None)
+            if get is None:
+                continue
+            for node, before in get(self).items():
+                result.setdefault(node, []).extend(before)
+        return result
 
     def get_clients(self, var):
         return self.clients.get(var, [])

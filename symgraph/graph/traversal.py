@@ -24,8 +24,11 @@ def graph_inputs(outputs, blockers=()):
 
 
 def io_toposort(inputs, outputs):
-    """Apply nodes between ``inputs`` and ``outputs`` in an order where producers come first."""
-    stop = set(inputs)
+    """Apply nodes between ``inputs`` and ``outputs`` in an order where producers come first.
+
+    ``inputs`` may be a set, used as is (a FunctionGraph passes its variables: copying
+    them on every call made each replacement cost the size of the graph)."""
+    stop = inputs if isinstance(inputs, (set, frozenset)) else set(inputs)
     order, done, on_path = [], set(), set()
     for out in outputs:
         if out.owner is None or out in stop or out.owner in done:
@@ -44,6 +47,41 @@ def io_toposort(inputs, outputs):
                     raise ValueError("graph contains a cycle")
                 on_path.add(parent)
                 stack.append((parent, 0))
+            else:
+                stack.pop()
+                on_path.discard(node)
+                done.add(node)
+                order.append(node)
+    return order
+
+
+def io_toposort_ordered(inputs, outputs, orderings):
+    """``io_toposort`` where ``orderings[node]`` lists extra nodes that must come before
+    ``node`` (a destroyer's readers; see graph/destroyhandler.py).  Raises ValueError on
+    a cycle."""
+    stop = set(inputs)
+    order, done, on_path = [], set(), set()
+
+    def before(node):
+        deps = [i.owner for i in node.inputs if i.owner is not None and i not in stop]
+        return deps + list(orderings.get(node, ()))
+
+    for root in [o.owner for o in outputs if o.owner is not None and o not in stop]:
+        if root in done:
+            continue
+        stack = [(root, before(root), 0)]
+        on_path.add(root)
+        while stack:
+            node, deps, i = stack[-1]
+            if i < len(deps):
+                stack[-1] = (node, deps, i + 1)
+                parent = deps[i]
+                if parent in done:
+                    continue
+                if parent in on_path:
+                    raise ValueError("graph contains a cycle")
+                on_path.add(parent)
+                stack.append((parent, before(parent), 0))
             else:
                 stack.pop()
                 on_path.discard(node)

@@ -22,3 +22,8 @@ def linker_for(name):
 
 def register_linker(name, linker):
     _LINKERS[name] = linker
+
+
+from symgraph.link.c.linker import CVMLinker  # noqa: E402  (C VM; gcc runs only when used)
+register_linker("cvm", CVMLinker(gc=True))
+register_linker("cvm_nogc", CVMLinker(gc=False))

@@ -107,6 +107,9 @@ class Elemwise(Op):
         self.inplace_pattern = tuple(sorted((inplace_pattern or {}).items()))
         self.destroy_map = {o: [i] for o, i in self.inplace_pattern}
         self.name = name
+        self.nout = getattr(scalar_op, "nout", 1)  # a Composite may have several outputs
+        # in place, several outputs or a Composite: perform goes through a ScalarProgram
+        self._general = bool(self.inplace_pattern) or hasattr(scalar_op, "program")
 
     def __str__(self):
         if self.inplace_pattern:
@@ -122,10 +125,15 @@ class Elemwise(Op):
         ndim = max(i.ndim for i in inputs)
         inputs = [_pad_left(i, ndim) for i in inputs]
         shape = broadcast_static_shape([i.type.shape for i in inputs], str(self))
+        if self.nout != 1:
+            dtypes = self.scalar_op.output_dtypes(*[i.dtype for i in inputs])
+            return Apply(self, inputs, [TensorType(d, shape).make_variable() for d in dtypes])
         dtype = self.scalar_op.output_dtype(*[i.dtype for i in inputs])
         return Apply(self, inputs, [TensorType(dtype, shape).make_variable()])
 
     def perform(self, node, inputs, output_storage):
+        if self._general:
+            return _perform_with_program(self, node, inputs, output_storage)
         try:
             cdtype, out_dtype = node._elemwise_dtypes
         except AttributeError:  # computed once per node: perform runs on every call
@@ -144,13 +152,18 @@ class Elemwise(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         from symgraph.tensor.basic import broadcast_shape
 
-        return [broadcast_shape(input_shapes, [i.type.shape for i in node.inputs])]
+        return [broadcast_shape(input_shapes, [i.type.shape for i in node.inputs])] * self.nout
 
     def L_op(self, inputs, outputs, output_grads):
         from symgraph.tensor.basic import zeros_like, cast
 
-        gz = output_grads[0]
-        grads = self.scalar_op.grad(inputs, outputs[0], gz)
+        if self.nout != 1:
+            from symgraph.gradient import DisconnectedType
+
+            grads = self.scalar_op.grad_outputs(inputs, [
+                None if isinstance(g.type, DisconnectedType) else g for g in output_grads])
+        else:
+            grads = self.scalar_op.grad(inputs, outputs[0], output_grads[0])
         result = []
         for k, (x, g) in enumerate(zip(inputs, grads)):
             if x.dtype in DISCRETE_DTYPES:
@@ -165,7 +178,45 @@ class Elemwise(Op):
     def R_op(self, inputs, eval_points):
         from symgraph.gradient import elemwise_rop
 
+        if self.nout != 1:
+            raise NotImplementedError("several outputs: the R-op comes from the L-op")
         return elemwise_rop(self, inputs, eval_points)
+
+
+def _perform_with_program(op, node, inputs, output_storage):
+    """perform for in-place nodes and Composites (fused, maybe several outputs): the
+    scalar op compiled to a ScalarProgram (symgraph/scalar/program.py), which writes an
+    output into the input it destroys when that input has the output's shape (a
+    runtime-broadcast input gets a new array instead: correct, only not in place)."""
+    from symgraph.scalar.program import broadcast_shape, program_for
+
+    try:
+        program, direct = node._scalar_program
+    except AttributeError:  # compiled once per node: perform runs on every call
+        program = program_for(op.scalar_op, [i.dtype for i in node.inputs])
+        direct = None  # (ufunc, input index): one ufunc call writing into that input
+        if program.single_ufunc and op.inplace_pattern:
+            k = op.inplace_pattern[0][1]
+            if node.inputs[k].dtype == program.output_dtypes[0]:
+                direct = (program.steps[0].fn, k)
+        node._scalar_program = (program, direct)
+    if direct is not None:
+        try:
+            output_storage[0][0] = direct[0](*inputs, out=inputs[direct[1]])
+            return
+        except (ValueError, TypeError):  # smaller than the output, or read-only: the
+            pass  # general path gives the output its own array (or the real error)
+    shape = broadcast_shape([x.shape for x in inputs])
+    targets = None
+    if op.inplace_pattern:
+        targets = [None] * op.nout
+        for o, i in op.inplace_pattern:
+            x = inputs[i]
+            if isinstance(x, np.ndarray) and x.shape == shape and x.flags.writeable \
+                    and x.dtype == program.output_dtypes[o]:
+                targets[o] = i
+    for cell, value in zip(output_storage, program.run(inputs, targets, shape)):
+        cell[0] = value
 
 
 def _float_for(dtype):

@@ -3,10 +3,17 @@ them in the pipeline (``symgraph.rewriting.pipeline``).
 
 - ``shape``: the ShapeFeature and shape rewrites;
 - ``basic``: casts and allocations;
-- ``elemwise``: dimshuffles, SumToShape, allocs feeding elementwise ops;
+- ``elemwise``: dimshuffles, SumToShape, allocs feeding elementwise ops, and the fusion of
+  elementwise chains into one Composite;
 - ``math``: algebra (canonical sums and products, useless operands, powers) and the
-  numerically stable forms (log1p, expm1, softplus, log-sum-exp).
+  numerically stable forms (log1p, expm1, softplus, log-sum-exp);
+- ``blas``: dot plus scaled additions as gemm/gemv/ger (specialize);
+- ``inplace``: in-place Elemwise and IncSubtensor (the DestroyHandler decides);
+- ``symgraph.tensor.nnet.rewriting``: log-softmax and the fused softmax cross-entropy.
 """
 from symgraph.tensor.rewriting import shape  # noqa: F401  (first: the others use it)
 from symgraph.tensor.rewriting import basic, elemwise, math  # noqa: F401
+from symgraph.tensor.rewriting import blas  # noqa: F401
+from symgraph.tensor.nnet import rewriting as nnet_rewriting  # noqa: F401
+from symgraph.tensor.rewriting import inplace  # noqa: F401  (fusion lives in elemwise)
 from symgraph.tensor.rewriting.shape import ShapeFeature  # noqa: F401

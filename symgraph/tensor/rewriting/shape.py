@@ -123,8 +123,8 @@ class ShapeFeature(Feature):
     def _fast_infer(self, node, shapes):
         """Shapes for the commonest ops without building redundant nodes (None: ask the op)."""
         op = node.op
-        if isinstance(op, Elemwise):
-            return [self._broadcast(node.outputs[0], node.inputs, shapes)]
+        if isinstance(op, Elemwise):  # every output (a Composite may have several)
+            return [self._broadcast(node.outputs[0], node.inputs, shapes)] * len(node.outputs)
         if isinstance(op, SumToShape):
             entries = shape_entries(node.inputs[1], node.outputs[0].ndim)
             if entries is not None and all(isinstance(e, ShapeOf) for e in entries):

@@ -7,6 +7,10 @@ import symgraph as sg
 from symgraph.compile.mode import Mode, get_mode
 
 NO_REWRITES = Mode(optimizer=None)
+# Fusion and in-place elementwise ops would hide the ops the rewrite tests look for (they
+# have their own tests: test_fusion.py, test_inplace.py); ``rewritten`` inspects the graph
+# without them, and still checks the values of the complete FAST_RUN pipeline.
+BEFORE_FUSION = get_mode("FAST_RUN").excluding("fusion", "inplace_elemwise")
 
 
 def ops(f):
@@ -15,15 +19,23 @@ def ops(f):
 
 
 def rewritten(inputs, outputs, *values, mode=None, rtol=1e-7, atol=1e-12):
-    """Compile ``outputs`` with rewrites (``mode``, FAST_RUN by default) and without;
-    check both agree on ``values`` (values, shapes, dtypes) and that rewriting raised
-    no warning.  Returns the rewritten function."""
-    mode = get_mode("FAST_RUN") if mode is None else mode
+    """Compile ``outputs`` with rewrites (``mode``; by default FAST_RUN without fusion and
+    in-place ops, and FAST_RUN itself is checked too) and without; check they agree on
+    ``values`` (values, shapes, dtypes) and that rewriting raised no warning.  Returns
+    the function compiled with ``mode``."""
+    modes = [mode] if mode is not None else [BEFORE_FUSION, get_mode("FAST_RUN")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        f = sg.function(inputs, outputs, mode=mode, on_unused_input="ignore")
+        compiled = [sg.function(inputs, outputs, mode=m, on_unused_input="ignore")
+                    for m in modes]
     g = sg.function(inputs, outputs, mode=NO_REWRITES, on_unused_input="ignore")
-    got, want = f(*values), g(*values)
+    want = g(*values)
+    for f in compiled:
+        _check_same(f(*values), want, outputs, rtol, atol)
+    return compiled[0]
+
+
+def _check_same(got, want, outputs, rtol, atol):
     if not isinstance(outputs, (list, tuple)):
         got, want = [got], [want]
     for a, b in zip(got, want):
@@ -31,7 +43,6 @@ def rewritten(inputs, outputs, *values, mode=None, rtol=1e-7, atol=1e-12):
         assert a.shape == b.shape, (a.shape, b.shape)
         assert a.dtype == b.dtype, (a.dtype, b.dtype)
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
-    return f
 
 
 def fired(f, name):

@@ -1,0 +1,848 @@
+/* cvm.c: the C virtual machine.
+ *
+ * A VM object executes a schedule fixed at compile time: an array of steps
+ * over a storage plan of numbered slots (one per variable).  A step is either
+ * a C node function from a generated module (sg_abi.h) or a callback into an
+ * op's Python `perform`.  A call reads the input cells, runs every step,
+ * frees each intermediate after its last use (unless built without GC, when
+ * buffers stay in their slots and are recycled by the next call when their
+ * shape still fits and nobody else holds them), and writes the output cells.
+ * Errors are handed, with the failing step's index and input values, to a
+ * Python handler that adds the node, shapes and the user's source line.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <time.h>
+#include <structmember.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include "sg_abi.h"
+#include "sg_runtime.c"
+
+_Static_assert(sizeof(npy_intp) == sizeof(int64_t), "sg_array shapes alias npy_intp arrays");
+
+enum { STEP_C = 0, STEP_PY = 1 };
+
+typedef struct {
+    int kind;
+    sg_node_fn fn;                    /* STEP_C */
+    PyObject *perform, *node, *cells; /* STEP_PY: op.perform(node, inputs, cells) */
+    int nin, nout, nfree;
+    int *in_slots, *out_slots, *out_typenums, *free_slots;
+} Step;
+
+typedef struct {
+    PyObject_HEAD
+    int n_slots;
+    PyObject **slots;
+    int *check_typenum; /* per slot: the dtype a C step reads it as, or -1 */
+    int *check_ndim;
+    char *is_constant;
+    int n_inputs, n_outputs, n_steps;
+    PyObject **in_cells, **out_cells;
+    int *in_slots, *out_slots;
+    Step *steps;
+    int gc, running, max_nin, max_nout;
+    sg_array *arr_in, *arr_out;
+    char *produced;                   /* outputs of the current C step given a buffer */
+    Step *current;
+    sg_ctx ctx;
+    PyObject *error_handler, *keepalive, *input_cells, *output_cells, *nodes;
+    PyObject *profile_seconds, *profile_calls; /* lists, one entry per step, when profiled */
+} VM;
+
+/* -- small helpers ----------------------------------------------------------- */
+
+static int *int_array(PyObject *seq, int *count, const char *what)
+{
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (!fast)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    int *out = PyMem_Calloc(n ? n : 1, sizeof(int));
+    if (!out) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (v == -1 && PyErr_Occurred()) {
+            PyMem_Free(out);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        out[i] = (int)v;
+    }
+    Py_DECREF(fast);
+    *count = (int)n;
+    return out;
+}
+
+static int check_slots(VM *vm, const int *slots, int n, const char *what)
+{
+    for (int i = 0; i < n; i++)
+        if (slots[i] < 0 || slots[i] >= vm->n_slots) {
+            PyErr_Format(PyExc_ValueError, "VM: %s slot %d out of range", what, slots[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* `obj` as an aligned, native-order ndarray of `typenum` and `ndim` (new
+ * reference), or NULL with TypeError: C code may read it without checks. */
+static PyObject *checked_array(PyObject *obj, int typenum, int ndim, const char *what, int index)
+{
+    if (PyArray_Check(obj)) {
+        PyArrayObject *a = (PyArrayObject *)obj;
+        if (PyArray_TYPE(a) == typenum && PyArray_NDIM(a) == ndim) {
+            if (PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a)) {
+                Py_INCREF(obj);
+                return obj;
+            }
+            return PyArray_FROM_OTF(obj, typenum, NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED);
+        }
+    } else if (PyArray_IsScalar(obj, Generic) && ndim == 0) {
+        PyObject *a = PyArray_FromScalar(obj, NULL);
+        if (a && PyArray_TYPE((PyArrayObject *)a) == typenum)
+            return a;
+        Py_XDECREF(a);
+    }
+    PyObject *descr = (PyObject *)PyArray_DescrFromType(typenum);
+    PyObject *got = PyArray_Check(obj)
+        ? PyUnicode_FromFormat("an array of dtype %S with %d dimensions",
+                               (PyObject *)PyArray_DESCR((PyArrayObject *)obj),
+                               PyArray_NDIM((PyArrayObject *)obj))
+        : PyUnicode_FromFormat("%s", Py_TYPE(obj)->tp_name);
+    if (descr && got)
+        PyErr_Format(PyExc_TypeError, "%s %d: C code needs an ndarray of dtype %S with %d "
+                     "dimensions, got %U", what, index, descr, ndim, got);
+    Py_XDECREF(descr);
+    Py_XDECREF(got);
+    return NULL;
+}
+
+static void fill_view(sg_array *view, PyArrayObject *a)
+{
+    view->data = PyArray_BYTES(a);
+    view->shape = (const int64_t *)PyArray_DIMS(a);
+    view->strides = (const int64_t *)PyArray_STRIDES(a);
+    view->ndim = PyArray_NDIM(a);
+}
+
+/* -- the callbacks generated code reaches through sg_ctx ---------------------- */
+
+static int can_recycle(PyObject *old, int typenum, int ndim, const int64_t *shape)
+{
+    if (!old || !PyArray_CheckExact(old) || Py_REFCNT(old) != 1)
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)old;
+    if (PyArray_TYPE(a) != typenum || PyArray_NDIM(a) != ndim ||
+        !PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA | NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE))
+        return 0;
+    for (int d = 0; d < ndim; d++)
+        if (PyArray_DIMS(a)[d] != shape[d])
+            return 0;
+    return 1;
+}
+
+static int vm_alloc(sg_ctx *ctx, int k, int ndim, const int64_t *shape, sg_array *result)
+{
+    VM *vm = (VM *)ctx->vm;
+    Step *st = vm->current;
+    if (k < 0 || k >= st->nout || ndim < 0 || ndim > SG_MAXDIMS) {
+        snprintf(ctx->message, SG_MESSAGE_SIZE, "alloc: bad output %d or ndim %d", k, ndim);
+        ctx->error_kind = SG_ERR_RUNTIME;
+        return -1;
+    }
+    int slot = st->out_slots[k];
+    PyObject *old = vm->slots[slot];
+    if (!(!vm->gc && can_recycle(old, st->out_typenums[k], ndim, shape))) {
+        PyObject *fresh = PyArray_EMPTY(ndim, (npy_intp *)shape, st->out_typenums[k], 0);
+        if (!fresh) {
+            ctx->error_kind = SG_ERR_PYTHON;
+            return -1;
+        }
+        Py_XSETREF(vm->slots[slot], fresh);
+    }
+    fill_view(result, (PyArrayObject *)vm->slots[slot]);
+    vm->produced[k] = 1;
+    return 0;
+}
+
+static int vm_alias(sg_ctx *ctx, int k, int i, sg_array *result)
+{
+    VM *vm = (VM *)ctx->vm;
+    Step *st = vm->current;
+    if (k < 0 || k >= st->nout || i < 0 || i >= st->nin) {
+        snprintf(ctx->message, SG_MESSAGE_SIZE, "alias: bad output %d or input %d", k, i);
+        ctx->error_kind = SG_ERR_RUNTIME;
+        return -1;
+    }
+    PyObject *src = vm->slots[st->in_slots[i]];
+    if (!PyArray_ISWRITEABLE((PyArrayObject *)src))
+        return 1;
+    Py_INCREF(src);
+    Py_XSETREF(vm->slots[st->out_slots[k]], src);
+    fill_view(result, (PyArrayObject *)src);
+    vm->produced[k] = 1;
+    return 0;
+}
+
+/* -- running steps ------------------------------------------------------------ */
+
+static void raise_from_ctx(VM *vm)
+{
+    if (vm->ctx.error_kind == SG_ERR_PYTHON && PyErr_Occurred())
+        return;
+    PyObject *type;
+    switch (vm->ctx.error_kind) {
+    case SG_ERR_VALUE: type = PyExc_ValueError; break;
+    case SG_ERR_TYPE: type = PyExc_TypeError; break;
+    case SG_ERR_INDEX: type = PyExc_IndexError; break;
+    case SG_ERR_MEMORY: type = PyExc_MemoryError; break;
+    case SG_ERR_ZERO_DIVISION: type = PyExc_ZeroDivisionError; break;
+    default: type = PyExc_RuntimeError;
+    }
+    PyErr_SetString(type, vm->ctx.message[0] ? vm->ctx.message : "error in generated C code");
+}
+
+static int run_c_step(VM *vm, Step *st, int index)
+{
+    for (int i = 0; i < st->nin; i++) {
+        PyObject *v = vm->slots[st->in_slots[i]];
+        if (!v || !PyArray_Check(v)) {  /* cannot happen when the plan is right */
+            PyErr_Format(PyExc_RuntimeError, "VM: input %d of step %d is not computed", i, index);
+            return -1;
+        }
+        fill_view(&vm->arr_in[i], (PyArrayObject *)v);
+    }
+    memset(vm->produced, 0, (size_t)st->nout);
+    vm->current = st;
+    vm->ctx.step = index;
+    vm->ctx.error_kind = SG_ERR_NONE;
+    vm->ctx.message[0] = 0;
+    if (st->fn(&vm->ctx, vm->arr_in, vm->arr_out) != 0) {
+        raise_from_ctx(vm);
+        return -1;
+    }
+    for (int k = 0; k < st->nout; k++)
+        if (!vm->produced[k]) {
+            PyErr_Format(PyExc_RuntimeError, "VM: C code of step %d did not produce output %d",
+                         index, k);
+            return -1;
+        }
+    return 0;
+}
+
+static int run_py_step(VM *vm, Step *st)
+{
+    PyObject *inputs = PyList_New(st->nin);
+    if (!inputs)
+        return -1;
+    for (int i = 0; i < st->nin; i++) {
+        PyObject *v = vm->slots[st->in_slots[i]];
+        v = v ? v : Py_None;
+        Py_INCREF(v);
+        PyList_SET_ITEM(inputs, i, v);
+    }
+    PyObject *args[3] = {st->node, inputs, st->cells};
+    PyObject *r = PyObject_Vectorcall(st->perform, args, 3, NULL);
+    Py_DECREF(inputs);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    for (int k = 0; k < st->nout; k++) {
+        PyObject *cell = PyList_GET_ITEM(st->cells, k);
+        if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) {
+            PyErr_Format(PyExc_RuntimeError, "perform replaced or resized its output cell %d: "
+                         "it must set output_storage[%d][0]", k, k);
+            return -1;
+        }
+        PyObject *v = PyList_GET_ITEM(cell, 0);
+        Py_INCREF(v);
+        Py_INCREF(Py_None);
+        PyList_SetItem(cell, 0, Py_None);  /* perform sees an empty cell every call */
+        int slot = st->out_slots[k];
+        if (vm->check_typenum[slot] >= 0) {
+            PyObject *c = checked_array(v, vm->check_typenum[slot], vm->check_ndim[slot],
+                                        "perform result", k);
+            Py_DECREF(v);
+            if (!c)
+                return -1;
+            v = c;
+        }
+        Py_XSETREF(vm->slots[slot], v);
+    }
+    return 0;
+}
+
+static void clear_slots(VM *vm, int inputs_only)
+{
+    if (inputs_only) {
+        for (int i = 0; i < vm->n_inputs; i++)
+            Py_CLEAR(vm->slots[vm->in_slots[i]]);
+        return;
+    }
+    for (int s = 0; s < vm->n_slots; s++)
+        if (!vm->is_constant[s])
+            Py_CLEAR(vm->slots[s]);
+}
+
+/* Pass the pending exception, the step and its input values to the handler. */
+static void report_error(VM *vm, int index)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    Step *st = &vm->steps[index];
+    PyObject *inputs = PyList_New(st->nin);
+    for (int i = 0; inputs && i < st->nin; i++) {
+        PyObject *v = vm->slots[st->in_slots[i]];
+        v = v ? v : Py_None;
+        Py_INCREF(v);
+        PyList_SET_ITEM(inputs, i, v);
+    }
+    clear_slots(vm, 0);
+    if (vm->error_handler == Py_None || !inputs || !value) {
+        Py_XDECREF(inputs);
+        PyErr_Restore(type, value, tb);
+        return;
+    }
+    PyObject *r = PyObject_CallFunction(vm->error_handler, "iOO", index, value, inputs);
+    Py_DECREF(inputs);
+    if (r) {  /* the handler chose not to raise: the original error stands */
+        Py_DECREF(r);
+        PyErr_Restore(type, value, tb);
+    } else {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+}
+
+static int load_inputs(VM *vm)
+{
+    for (int i = 0; i < vm->n_inputs; i++) {
+        PyObject *cell = vm->in_cells[i];
+        if (PyList_GET_SIZE(cell) < 1) {
+            PyErr_Format(PyExc_RuntimeError, "VM: input cell %d is empty", i);
+            return -1;
+        }
+        PyObject *v = PyList_GET_ITEM(cell, 0);
+        int slot = vm->in_slots[i];
+        if (vm->check_typenum[slot] >= 0) {
+            v = checked_array(v, vm->check_typenum[slot], vm->check_ndim[slot], "input", i);
+            if (!v)
+                return -1;
+        } else {
+            Py_INCREF(v);
+        }
+        Py_XSETREF(vm->slots[slot], v);
+    }
+    return 0;
+}
+
+static int store_outputs(VM *vm)
+{
+    for (int o = 0; o < vm->n_outputs; o++) {
+        PyObject *v = vm->slots[vm->out_slots[o]];
+        v = v ? v : Py_None;
+        Py_INCREF(v);
+        if (PyList_SetItem(vm->out_cells[o], 0, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* -- profiling: per-step time and calls, only when time_nodes() was called ---------- */
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int add_time(VM *vm, int k, double seconds)
+{
+    PyObject *total = PyList_GET_ITEM(vm->profile_seconds, k);
+    PyObject *count = PyList_GET_ITEM(vm->profile_calls, k);
+    PyObject *new_total = PyFloat_FromDouble(PyFloat_AsDouble(total) + seconds);
+    PyObject *new_count = PyLong_FromLongLong(PyLong_AsLongLong(count) + 1);
+    if (!new_total || !new_count || PyErr_Occurred()) {
+        Py_XDECREF(new_total);
+        Py_XDECREF(new_count);
+        return -1;
+    }
+    PyList_SetItem(vm->profile_seconds, k, new_total);
+    PyList_SetItem(vm->profile_calls, k, new_count);
+    return 0;
+}
+
+static PyObject *VM_time_nodes(VM *vm, PyObject *args)
+{
+    PyObject *seconds, *calls;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &seconds, &PyList_Type, &calls))
+        return NULL;
+    if (PyList_GET_SIZE(seconds) != vm->n_steps || PyList_GET_SIZE(calls) != vm->n_steps) {
+        PyErr_Format(PyExc_ValueError, "time_nodes: one entry per node (%d) in each list",
+                     vm->n_steps);
+        return NULL;
+    }
+    Py_INCREF(seconds), Py_INCREF(calls);
+    Py_XSETREF(vm->profile_seconds, seconds);
+    Py_XSETREF(vm->profile_calls, calls);
+    Py_RETURN_NONE;
+}
+
+static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwargs && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "the VM takes no arguments: it reads its input cells");
+        return NULL;
+    }
+    if (vm->running) {
+        PyErr_SetString(PyExc_RuntimeError, "VM called again while it runs (recursion)");
+        return NULL;
+    }
+    vm->running = 1;
+    if (load_inputs(vm) < 0) {
+        clear_slots(vm, 0);
+        vm->running = 0;
+        return NULL;
+    }
+    for (int k = 0; k < vm->n_steps; k++) {
+        Step *st = &vm->steps[k];
+        double started = vm->profile_seconds ? now_seconds() : 0.0;
+        int rc = st->kind == STEP_C ? run_c_step(vm, st, k) : run_py_step(vm, st);
+        if (rc == 0 && vm->profile_seconds)
+            rc = add_time(vm, k, now_seconds() - started);
+        if (rc < 0) {
+            report_error(vm, k);
+            vm->running = 0;
+            return NULL;
+        }
+        if (vm->gc)
+            for (int f = 0; f < st->nfree; f++)
+                Py_CLEAR(vm->slots[st->free_slots[f]]);
+    }
+    int rc = store_outputs(vm);
+    clear_slots(vm, !vm->gc);
+    vm->running = 0;
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* -- construction ------------------------------------------------------------- */
+
+static int parse_step(VM *vm, Step *st, PyObject *spec)
+{
+    /* ("c", address, in_slots, out_slots, out_typenums, free_slots) or
+       ("py", perform, node, cells, in_slots, out_slots, free_slots) */
+    const char *kind;
+    PyObject *a, *b, *c, *d, *e, *f = NULL;
+    if (!PyArg_ParseTuple(spec, "sOOOOO|O", &kind, &a, &b, &c, &d, &e, &f))
+        return -1;
+    PyObject *ins, *outs, *frees;
+    if (strcmp(kind, "c") == 0 && !f) {
+        st->kind = STEP_C;
+        void *address = PyLong_AsVoidPtr(a);
+        if (!address) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "VM: null C function");
+            return -1;
+        }
+        st->fn = (sg_node_fn)address;
+        ins = b, outs = c, frees = e;
+        int ntypes = 0;
+        if (!(st->out_typenums = int_array(d, &ntypes, "out_typenums")))
+            return -1;
+        for (int k = 0; k < ntypes; k++) {
+            PyArray_Descr *descr = PyArray_DescrFromType(st->out_typenums[k]);
+            if (!descr)
+                return -1;
+            Py_DECREF(descr);
+        }
+    } else if (strcmp(kind, "py") == 0 && f) {
+        st->kind = STEP_PY;
+        if (!PyList_Check(c)) {
+            PyErr_SetString(PyExc_TypeError, "VM: perform cells must be a list");
+            return -1;
+        }
+        Py_INCREF(a), Py_INCREF(b), Py_INCREF(c);
+        st->perform = a, st->node = b, st->cells = c;
+        ins = d, outs = e, frees = f;
+    } else {
+        PyErr_Format(PyExc_ValueError, "VM: bad step kind %s", kind);
+        return -1;
+    }
+    if (!(st->in_slots = int_array(ins, &st->nin, "in_slots")) ||
+        !(st->out_slots = int_array(outs, &st->nout, "out_slots")) ||
+        !(st->free_slots = int_array(frees, &st->nfree, "free_slots")))
+        return -1;
+    if (check_slots(vm, st->in_slots, st->nin, "step input") < 0 ||
+        check_slots(vm, st->out_slots, st->nout, "step output") < 0 ||
+        check_slots(vm, st->free_slots, st->nfree, "free") < 0)
+        return -1;
+    if (st->kind == STEP_PY) {
+        if (PyList_GET_SIZE(st->cells) != st->nout) {
+            PyErr_SetString(PyExc_ValueError, "VM: one perform cell per output");
+            return -1;
+        }
+        for (int k = 0; k < st->nout; k++) {
+            PyObject *cell = PyList_GET_ITEM(st->cells, k);
+            if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) {
+                PyErr_SetString(PyExc_ValueError, "VM: a perform cell is a 1-element list");
+                return -1;
+            }
+        }
+    }
+    vm->max_nin = st->nin > vm->max_nin ? st->nin : vm->max_nin;
+    vm->max_nout = st->nout > vm->max_nout ? st->nout : vm->max_nout;
+    return 0;
+}
+
+static int parse_cells(VM *vm, PyObject *pairs, PyObject ***cells, int **slots, int *n,
+                       const char *what)
+{
+    PyObject *fast = PySequence_Fast(pairs, what);
+    if (!fast)
+        return -1;
+    *n = (int)PySequence_Fast_GET_SIZE(fast);
+    *cells = PyMem_Calloc(*n ? *n : 1, sizeof(PyObject *));
+    *slots = PyMem_Calloc(*n ? *n : 1, sizeof(int));
+    if (!*cells || !*slots) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < *n; i++) {
+        PyObject *cell;
+        int slot;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "Oi", &cell, &slot) ||
+            check_slots(vm, &slot, 1, what) < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        if (!PyList_Check(cell) || PyList_GET_SIZE(cell) < 1) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_TypeError, "VM: %s cell %d is not a 1-element list", what, i);
+            return -1;
+        }
+        Py_INCREF(cell);
+        (*cells)[i] = cell;
+        (*slots)[i] = slot;
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+static int parse_plan(VM *vm, PyObject *constants, PyObject *checks)
+{
+    PyObject *fast = PySequence_Fast(checks, "checks");
+    if (!fast)
+        return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+        int slot, typenum, ndim;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "iii", &slot, &typenum, &ndim) ||
+            check_slots(vm, &slot, 1, "check") < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        vm->check_typenum[slot] = typenum;
+        vm->check_ndim[slot] = ndim;
+    }
+    Py_DECREF(fast);
+    if (!(fast = PySequence_Fast(constants, "constants")))
+        return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+        int slot;
+        PyObject *value;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "iO", &slot, &value) ||
+            check_slots(vm, &slot, 1, "constant") < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        if (vm->check_typenum[slot] >= 0)
+            value = checked_array(value, vm->check_typenum[slot], vm->check_ndim[slot],
+                                  "constant", (int)i);
+        else
+            Py_XINCREF(value);
+        if (!value) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        Py_XSETREF(vm->slots[slot], value);
+        vm->is_constant[slot] = 1;
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+static int VM_init(VM *vm, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"n_slots", "constants", "checks", "inputs", "outputs", "steps",
+                            "error_handler", "gc", "keepalive", "input_cells",
+                            "output_cells", "nodes", NULL};
+    int n_slots, gc = 1;
+    PyObject *constants, *checks, *inputs, *outputs, *steps, *handler = Py_None;
+    PyObject *keepalive = Py_None, *input_cells = Py_None, *output_cells = Py_None;
+    PyObject *nodes = Py_None;
+    if (vm->slots) {
+        PyErr_SetString(PyExc_RuntimeError, "VM already initialized");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOOOOO|OpOOOO", names, &n_slots,
+                                     &constants, &checks, &inputs, &outputs, &steps, &handler,
+                                     &gc, &keepalive, &input_cells, &output_cells, &nodes))
+        return -1;
+    if (n_slots < 0) {
+        PyErr_SetString(PyExc_ValueError, "VM: n_slots < 0");
+        return -1;
+    }
+    vm->n_slots = n_slots;
+    vm->gc = gc;
+    size_t n = (size_t)(n_slots ? n_slots : 1);
+    vm->slots = PyMem_Calloc(n, sizeof(PyObject *));
+    vm->check_typenum = PyMem_Malloc(n * sizeof(int));
+    vm->check_ndim = PyMem_Malloc(n * sizeof(int));
+    vm->is_constant = PyMem_Calloc(n, 1);
+    if (!vm->slots || !vm->check_typenum || !vm->check_ndim || !vm->is_constant) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int s = 0; s < n_slots; s++)
+        vm->check_typenum[s] = vm->check_ndim[s] = -1;
+    Py_INCREF(handler), Py_INCREF(keepalive), Py_INCREF(input_cells), Py_INCREF(output_cells);
+    Py_INCREF(nodes);
+    vm->error_handler = handler, vm->keepalive = keepalive;
+    vm->input_cells = input_cells, vm->output_cells = output_cells, vm->nodes = nodes;
+    if (parse_plan(vm, constants, checks) < 0 ||
+        parse_cells(vm, inputs, &vm->in_cells, &vm->in_slots, &vm->n_inputs, "input") < 0 ||
+        parse_cells(vm, outputs, &vm->out_cells, &vm->out_slots, &vm->n_outputs, "output") < 0)
+        return -1;
+    PyObject *fast = PySequence_Fast(steps, "steps");
+    if (!fast)
+        return -1;
+    vm->n_steps = (int)PySequence_Fast_GET_SIZE(fast);
+    vm->steps = PyMem_Calloc(vm->n_steps ? vm->n_steps : 1, sizeof(Step));
+    if (!vm->steps) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int k = 0; k < vm->n_steps; k++)
+        if (parse_step(vm, &vm->steps[k], PySequence_Fast_GET_ITEM(fast, k)) < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    Py_DECREF(fast);
+    vm->arr_in = PyMem_Calloc((size_t)vm->max_nin + 1, sizeof(sg_array));
+    vm->arr_out = PyMem_Calloc((size_t)vm->max_nout + 1, sizeof(sg_array));
+    vm->produced = PyMem_Calloc((size_t)vm->max_nout + 1, 1);
+    if (!vm->arr_in || !vm->arr_out || !vm->produced) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    vm->ctx.alloc = vm_alloc;
+    vm->ctx.alias = vm_alias;
+    sg_runtime_install(&vm->ctx);
+    vm->ctx.vm = vm;
+    return 0;
+}
+
+/* -- GC support and deallocation ---------------------------------------------- */
+
+static int VM_traverse(VM *vm, visitproc visit, void *arg)
+{
+    for (int s = 0; vm->slots && s < vm->n_slots; s++)
+        Py_VISIT(vm->slots[s]);
+    for (int i = 0; vm->in_cells && i < vm->n_inputs; i++)
+        Py_VISIT(vm->in_cells[i]);
+    for (int i = 0; vm->out_cells && i < vm->n_outputs; i++)
+        Py_VISIT(vm->out_cells[i]);
+    for (int k = 0; vm->steps && k < vm->n_steps; k++) {
+        Py_VISIT(vm->steps[k].perform);
+        Py_VISIT(vm->steps[k].node);
+        Py_VISIT(vm->steps[k].cells);
+    }
+    Py_VISIT(vm->error_handler);
+    Py_VISIT(vm->keepalive);
+    Py_VISIT(vm->input_cells);
+    Py_VISIT(vm->output_cells);
+    Py_VISIT(vm->nodes);
+    Py_VISIT(vm->profile_seconds);
+    Py_VISIT(vm->profile_calls);
+    return 0;
+}
+
+static int VM_clear(VM *vm)
+{
+    for (int s = 0; vm->slots && s < vm->n_slots; s++)
+        Py_CLEAR(vm->slots[s]);
+    for (int i = 0; vm->in_cells && i < vm->n_inputs; i++)
+        Py_CLEAR(vm->in_cells[i]);
+    for (int i = 0; vm->out_cells && i < vm->n_outputs; i++)
+        Py_CLEAR(vm->out_cells[i]);
+    for (int k = 0; vm->steps && k < vm->n_steps; k++) {
+        Py_CLEAR(vm->steps[k].perform);
+        Py_CLEAR(vm->steps[k].node);
+        Py_CLEAR(vm->steps[k].cells);
+    }
+    Py_CLEAR(vm->error_handler);
+    Py_CLEAR(vm->keepalive);
+    Py_CLEAR(vm->input_cells);
+    Py_CLEAR(vm->output_cells);
+    Py_CLEAR(vm->nodes);
+    Py_CLEAR(vm->profile_seconds);
+    Py_CLEAR(vm->profile_calls);
+    return 0;
+}
+
+static void VM_dealloc(VM *vm)
+{
+    PyObject_GC_UnTrack(vm);
+    VM_clear(vm);
+    for (int k = 0; vm->steps && k < vm->n_steps; k++) {
+        Step *st = &vm->steps[k];
+        PyMem_Free(st->in_slots), PyMem_Free(st->out_slots);
+        PyMem_Free(st->out_typenums), PyMem_Free(st->free_slots);
+    }
+    PyMem_Free(vm->steps), PyMem_Free(vm->slots), PyMem_Free(vm->check_typenum);
+    PyMem_Free(vm->check_ndim), PyMem_Free(vm->is_constant);
+    PyMem_Free(vm->in_cells), PyMem_Free(vm->out_cells);
+    PyMem_Free(vm->in_slots), PyMem_Free(vm->out_slots);
+    PyMem_Free(vm->arr_in), PyMem_Free(vm->arr_out), PyMem_Free(vm->produced);
+    Py_TYPE(vm)->tp_free((PyObject *)vm);
+}
+
+static PyObject *VM_get_n_c_steps(VM *vm, void *closure)
+{
+    int n = 0;
+    for (int k = 0; k < vm->n_steps; k++)
+        n += vm->steps[k].kind == STEP_C;
+    return PyLong_FromLong(n);
+}
+
+static PyMemberDef VM_members[] = {
+    {"input_cells", T_OBJECT, offsetof(VM, input_cells), READONLY,
+     "one cell (a 1-element list) per explicit function input"},
+    {"output_cells", T_OBJECT, offsetof(VM, output_cells), READONLY,
+     "one cell per fgraph output (outputs, then update values)"},
+    {"keepalive", T_OBJECT, offsetof(VM, keepalive), READONLY,
+     "what must outlive the VM (the loaded module holding the C functions)"},
+    {"nodes", T_OBJECT, offsetof(VM, nodes), READONLY, "the Apply node of each step"},
+    {"n_steps", T_INT, offsetof(VM, n_steps), READONLY, "steps in the schedule"},
+    {"gc", T_INT, offsetof(VM, gc), READONLY, "1: intermediates freed after last use"},
+    {NULL}
+};
+
+static PyObject *VM_get_vm(VM *vm, void *closure)
+{
+    Py_INCREF(vm);
+    return (PyObject *)vm;
+}
+
+static PyMethodDef VM_methods[] = {
+    {"time_nodes", (PyCFunction)VM_time_nodes, METH_VARARGS,
+     "time_nodes(seconds, calls): from now on add each step's run time to seconds[k] and "
+     "count it in calls[k] (profiling; the lists have one entry per step)"},
+    {NULL}
+};
+
+static PyGetSetDef VM_getset[] = {
+    {"n_c_steps", (getter)VM_get_n_c_steps, NULL, "steps that run generated C code", NULL},
+    {"vm", (getter)VM_get_vm, NULL, "the VM itself (the program is the VM)", NULL},
+    {NULL}
+};
+
+static PyTypeObject VMType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "symgraph.link.c._cvm.VM",
+    .tp_doc = "The C VM: run a fixed schedule of C and Python steps over a storage plan.",
+    .tp_basicsize = sizeof(VM),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)VM_init,
+    .tp_dealloc = (destructor)VM_dealloc,
+    .tp_traverse = (traverseproc)VM_traverse,
+    .tp_clear = (inquiry)VM_clear,
+    .tp_call = (ternaryfunc)VM_call,
+    .tp_members = VM_members,
+    .tp_methods = VM_methods,
+    .tp_getset = VM_getset,
+};
+
+/* -- loading generated modules ------------------------------------------------ */
+
+/* dlopen a generated module and return the addresses of its node functions.
+ * The library is never closed: VMs hold raw pointers into it, and a module
+ * is loaded once per process (the caller memoizes by path). */
+static PyObject *load_library(PyObject *self, PyObject *args)
+{
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        PyErr_Format(PyExc_ImportError, "cannot load %s: %s", path, dlerror());
+        return NULL;
+    }
+    int (*abi)(void) = (int (*)(void))dlsym(handle, "sg_abi_version");
+    int (*count)(void) = (int (*)(void))dlsym(handle, "sg_n_functions");
+    void *(*function)(int) = (void *(*)(int))dlsym(handle, "sg_function");
+    if (!abi || !count || !function) {
+        PyErr_Format(PyExc_ImportError, "%s is not a symgraph module (no export table)", path);
+        return NULL;
+    }
+    if (abi() != SG_ABI_VERSION) {
+        PyErr_Format(PyExc_ImportError, "%s was built for C ABI %d; this VM speaks %d", path,
+                     abi(), SG_ABI_VERSION);
+        return NULL;
+    }
+    int n = count();
+    PyObject *addresses = PyList_New(n);
+    for (int i = 0; addresses && i < n; i++) {
+        PyObject *address = PyLong_FromVoidPtr(function(i));
+        if (!address) {
+            Py_CLEAR(addresses);
+            break;
+        }
+        PyList_SET_ITEM(addresses, i, address);
+    }
+    return addresses;
+}
+
+static PyMethodDef cvm_methods[] = {
+    {"load_library", load_library, METH_VARARGS,
+     "load_library(path) -> addresses of the node functions of a generated module"},
+    {NULL}
+};
+
+static struct PyModuleDef cvm_module = {
+    PyModuleDef_HEAD_INIT, "_cvm", "The symgraph C virtual machine.", -1, cvm_methods,
+};
+
+PyMODINIT_FUNC PyInit__cvm(void)
+{
+    import_array();
+    if (PyType_Ready(&VMType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&cvm_module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&VMType);
+    if (PyModule_AddObject(m, "VM", (PyObject *)&VMType) < 0 ||
+        PyModule_AddIntConstant(m, "ABI_VERSION", SG_ABI_VERSION) < 0) {
+        Py_DECREF(&VMType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,115 @@
+/* sg_kernels.h: inline helpers for generated node functions.
+ *
+ * Pasted (so its text is part of every module's cache key) after sg_abi.h
+ * into each generated module.  Only small inline functions live here; the
+ * larger shared machinery (broadcasting, the n-d loop driver, errors) is in
+ * sg_runtime.c, compiled once into the VM and reached through sg_ctx.  The
+ * scalar functions below have NumPy's semantics where C's differ (floor
+ * division, modulo, NaN-propagating max/min, overflow-free softplus).
+ */
+#ifndef SG_KERNELS_H
+#define SG_KERNELS_H
+
+#include <tgmath.h>   /* exp(float) is expf: float32 stays float32 */
+
+/* Data pointers and strides of nin inputs then nout outputs, strides laid out
+ * [operand * ndim + dim]; a broadcast (size-1) input dim gets stride 0. */
+static inline void sg_operands(int nin, const sg_array *in, int nout, const sg_array *out,
+                               int ndim, char **data, int64_t *strides)
+{
+    for (int i = 0; i < nin; i++) {
+        data[i] = in[i].data;
+        for (int d = 0; d < ndim; d++)
+            strides[i * ndim + d] = in[i].shape[d] == 1 ? 0 : in[i].strides[d];
+    }
+    for (int k = 0; k < nout; k++) {
+        data[nin + k] = out[k].data;
+        for (int d = 0; d < ndim; d++)
+            strides[(nin + k) * ndim + d] = out[k].strides[d];
+    }
+}
+
+static inline int sg_same_shape(const sg_array *a, const int64_t *shape, int ndim)
+{
+    for (int d = 0; d < ndim; d++)
+        if (a->shape[d] != shape[d])
+            return 0;
+    return 1;
+}
+
+/* -- scalar functions with NumPy's semantics ------------------------------- */
+
+/* Integer floor division and modulo as NumPy: x // 0 == 0, x % 0 == 0, and
+ * INT_MIN // -1 wraps (computed through unsigned arithmetic: no C overflow). */
+static inline int64_t sg_floordiv_i64(int64_t a, int64_t b)
+{
+    if (b == 0)
+        return 0;
+    if (b == -1)
+        return (int64_t)(0 - (uint64_t)a);
+    int64_t q = a / b;
+    if (a % b != 0 && ((a < 0) != (b < 0)))
+        q -= 1;
+    return q;
+}
+
+static inline int64_t sg_mod_i64(int64_t a, int64_t b)
+{
+    if (b == 0 || b == -1)
+        return 0;
+    int64_t r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0)))
+        r += b;
+    return r;
+}
+
+static inline uint64_t sg_floordiv_u64(uint64_t a, uint64_t b) { return b ? a / b : 0; }
+static inline uint64_t sg_mod_u64(uint64_t a, uint64_t b) { return b ? a % b : 0; }
+
+/* Float modulo and floor division as Python and NumPy define them: the
+ * remainder takes the divisor's sign, and the quotient is snapped to the
+ * integer that makes a == q * b + r hold as closely as rounding allows. */
+#define SG_FLOAT_DIVMOD(T, SUFFIX)                                              \
+    static inline T sg_mod_##SUFFIX(T a, T b)                                   \
+    {                                                                           \
+        T r = fmod(a, b);                                                       \
+        if (b == 0)                                                             \
+            return r;                                                           \
+        if (r != 0) {                                                           \
+            if ((b < 0) != (r < 0))                                             \
+                r += b;                                                         \
+        } else {                                                                \
+            r = copysign((T)0, b);                                              \
+        }                                                                       \
+        return r;                                                               \
+    }                                                                           \
+    static inline T sg_floordiv_##SUFFIX(T a, T b)                              \
+    {                                                                           \
+        if (b == 0)                                                             \
+            return a / b;                                                       \
+        T r = fmod(a, b);                                                       \
+        T q = (a - r) / b;                                                      \
+        if (r != 0 && ((b < 0) != (r < 0)))                                     \
+            q -= 1;                                                             \
+        if (q == 0)                                                             \
+            return copysign((T)0, a / b);                                       \
+        T f = floor(q);                                                         \
+        return q - f > (T)0.5 ? f + 1 : f;                                      \
+    }                                                                           \
+    /* NumPy's maximum/minimum propagate NaN from either side */               \
+    static inline T sg_max_##SUFFIX(T a, T b) { return (a >= b || a != a) ? a : b; } \
+    static inline T sg_min_##SUFFIX(T a, T b) { return (a <= b || a != a) ? a : b; } \
+    static inline T sg_sign_##SUFFIX(T a)                                       \
+    {                                                                           \
+        return a > 0 ? (T)1 : (a < 0 ? (T)-1 : (a == 0 ? (T)0 : a));           \
+    }                                                                           \
+    /* log(1 + exp(a)) without overflow for large a */                          \
+    static inline T sg_softplus_##SUFFIX(T a)                                   \
+    {                                                                           \
+        return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));                      \
+    }
+
+SG_FLOAT_DIVMOD(float, f32)
+SG_FLOAT_DIVMOD(double, f64)
+
+#endif

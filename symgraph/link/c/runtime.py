@@ -1,0 +1,41 @@
+"""The C VM extension (csrc/cvm.c): compiled through the cache on first use, then imported.
+
+Unlike generated modules, the VM needs Python.h and NumPy's headers (it runs
+``perform`` callbacks and allocates arrays), so it is a CPython extension;
+it is built once per machine and Python/NumPy version and reused by every
+compiled function.
+"""
+import functools
+import importlib.machinery
+import importlib.util
+import sys
+
+from symgraph.link.c import cache, compiler
+from symgraph.link.c.module import csrc_text
+
+ABI_VERSION = 3  # SG_ABI_VERSION in csrc/sg_abi.h
+VM_FLAGS = ("-O2", "-fPIC", "-shared", "-std=gnu11", "-Wall", "-fno-strict-aliasing")
+_MODULE_NAME = "symgraph.link.c._cvm"
+
+
+@functools.lru_cache(maxsize=None)
+def cvm():
+    """The imported ``_cvm`` extension module (built into the cache if needed).
+
+    >>> cvm().ABI_VERSION == ABI_VERSION
+    True
+    """
+    source = csrc_text("cvm.c")
+    flags = VM_FLAGS + compiler.python_include_flags()
+    entry = cache.get_library(source, flags=flags, libs=("-ldl",),
+                              description="symgraph C VM (cvm.c)",
+                              regions=[(1, source.count("\n") + 1, "the C VM (csrc/)")])
+    loader = importlib.machinery.ExtensionFileLoader(_MODULE_NAME, entry.path)
+    spec = importlib.util.spec_from_file_location(_MODULE_NAME, entry.path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    sys.modules[_MODULE_NAME] = module
+    if module.ABI_VERSION != ABI_VERSION:
+        raise RuntimeError(f"csrc/sg_abi.h says ABI {module.ABI_VERSION}, runtime.py expects "
+                           f"{ABI_VERSION}: update ABI_VERSION in {__file__}")
+    return module
