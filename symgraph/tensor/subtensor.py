@@ -577,3 +577,73 @@ def _index_value(index):
     if isinstance(index, (list, tuple)) and len(index) == 0:
         return np.zeros(0, dtype="int64")
     return index
+
+
+class AdvancedIncSubtensor1(Op):
+    """``x[index] += y`` (or ``= y``) for an integer vector ``index`` along the first axis.
+
+    The gradient of ``W[index]`` (an embedding lookup, a row gather) is this op on
+    zeros; rows named twice accumulate, as ``np.add.at``.  Rewrites produce it from
+    ``AdvancedIncSubtensor``; it is the unit a backend implements as one scatter loop.
+
+    >>> import symgraph.tensor as T
+    >>> op = AdvancedIncSubtensor1()
+    >>> op(T.as_tensor(np.zeros(3)), 1.0, T.as_tensor([0, 0, 2])).eval().tolist()
+    [2.0, 0.0, 1.0]
+    """
+
+    __props__ = ("set_instead_of_inc", "inplace")
+
+    def __init__(self, set_instead_of_inc=False, inplace=False):
+        self.set_instead_of_inc = set_instead_of_inc
+        self.inplace = inplace
+        self.destroy_map = {0: [0]} if inplace else {}
+
+    def __str__(self):
+        kind = "Set" if self.set_instead_of_inc else "Inc"
+        return f"Advanced{kind}Subtensor1" + ("{inplace}" if self.inplace else "")
+
+    def make_node(self, x, y, index):
+        x, y, index = (as_tensor_variable(v) for v in (x, y, index))
+        if index.ndim != 1 or index.dtype not in INT_DTYPES:
+            raise TypeError(f"{self}: the index must be an integer vector, got {index.type}")
+        if x.ndim == 0 or y.ndim > x.ndim:
+            raise TypeError(f"{self}: cannot put {y.type} into rows of {x.type}")
+        if y.dtype != x.dtype:
+            from symgraph.tensor.basic import cast
+
+            y = cast(y, x.dtype)
+        return Apply(self, [x, y, index], [x.type.make_variable()])
+
+    def perform(self, node, inputs, output_storage):
+        x, y, index = inputs
+        n = x.shape[0]
+        if index.size and (index.max() >= n or index.min() < -n):
+            bad = index[(index >= n) | (index < -n)][0]
+            raise IndexError(f"{self}: index {bad} is out of bounds for axis 0 of size {n}")
+        out = x if self.inplace else x.copy()
+        if self.set_instead_of_inc:
+            out[index] = y
+        else:
+            np.add.at(out, index, y)
+        output_storage[0][0] = out
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0]]
+
+    def grad(self, inputs, output_grads):
+        from symgraph.gradient import disconnected_type
+        from symgraph.tensor.elemwise import sum_to_like
+
+        x, y, index = inputs
+        (gz,) = output_grads
+        rows = AdvancedSubtensor(("a",))(gz, index)
+        gy = sum_to_like(rows if rows.ndim == y.ndim else rows, y)
+        if self.set_instead_of_inc:
+            gx = AdvancedIncSubtensor1(set_instead_of_inc=True)(gz, _zeros_of(gy), index)
+        else:
+            gx = gz
+        return [gx, gy, disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [False]]

@@ -4,7 +4,8 @@ instead of allocating their output, wherever the DestroyHandler proves it safe.
 - ``inplace_elemwise``: ``Elemwise`` -> ``Elemwise(..., inplace_pattern={out: in})`` on
   an input with the output's dtype that certainly has the output's shape (never a
   broadcast input: statically, or through the shape feature);
-- ``inplace_incsubtensor``: ``IncSubtensor``/``AdvancedIncSubtensor`` -> ``inplace=True``.
+- ``inplace_incsubtensor``: ``IncSubtensor``/``AdvancedIncSubtensor``/``AdvancedIncSubtensor1``
+  -> ``inplace=True``.
 
 ``InplaceRewriter`` is generic: it tries the candidates a function proposes for each
 node, keeps the first the DestroyHandler validates, and silently rolls back the
@@ -27,7 +28,7 @@ from symgraph.rewriting.pipeline import inplace as inplace_db
 from symgraph.rewriting.profile import profile_of
 from symgraph.tensor.elemwise import Elemwise
 from symgraph.tensor.rewriting.utils import same_dim
-from symgraph.tensor.subtensor import IncSubtensor
+from symgraph.tensor.subtensor import AdvancedIncSubtensor1, IncSubtensor
 
 
 class InplaceRewriter(GraphRewriter):
@@ -153,6 +154,9 @@ def incsubtensor_candidates(fgraph, node):
     op = node.op
     if op.inplace or isinstance(node.inputs[0], Constant):
         return
+    if isinstance(op, AdvancedIncSubtensor1):
+        yield _same_node(node, AdvancedIncSubtensor1(op.set_instead_of_inc, inplace=True))
+        return
     yield _same_node(node, type(op)(op.idx_list, set_instead_of_inc=op.set_instead_of_inc,
                                     inplace=True))
 
@@ -164,5 +168,6 @@ def _same_node(node, op):
 
 
 inplace_incsubtensor = register_inplace(
-    InplaceRewriter("inplace_incsubtensor", [IncSubtensor], incsubtensor_candidates),
+    InplaceRewriter("inplace_incsubtensor", [IncSubtensor, AdvancedIncSubtensor1],
+                    incsubtensor_candidates),
     position=2)
