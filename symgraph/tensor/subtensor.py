@@ -69,7 +69,31 @@ class _IndexOp(Op):
         return node.inputs[n_lead:]
 
 
-class Subtensor(_IndexOp):
+class _Getter(_IndexOp):
+    """Reading ``x[index]``: the gradient scatters back with the matching increment op."""
+
+    def grad(self, inputs, output_grads):
+        from symgraph.gradient import disconnected_type
+        from symgraph.tensor.basic import zeros_like
+
+        x, *idx = inputs
+        (gz,) = output_grads
+        if x.dtype in DISCRETE_DTYPES:
+            gx = zeros_like(x, dtype="float64")
+        else:
+            gx = self._increment_op()(zeros_like(x), gz, *idx)
+        return [gx] + [disconnected_type() for _ in idx]
+
+    def connection_pattern(self, node):
+        return [[True]] + [[False] for _ in node.inputs[1:]]
+
+    def R_op(self, inputs, eval_points):
+        if eval_points[0] is None:
+            return [None]
+        return [self(eval_points[0], *inputs[1:])]
+
+
+class Subtensor(_Getter):
     """Basic indexing: ints and slices; the output is a view of ``x``."""
 
     view_map = {0: [0]}
@@ -144,25 +168,8 @@ class Subtensor(_IndexOp):
                 return value.item()
         raise NotScalarConstantError(f"{node} is not constant")
 
-    def grad(self, inputs, output_grads):
-        from symgraph.gradient import disconnected_type
-        from symgraph.tensor.basic import zeros_like
-
-        x, *idx = inputs
-        (gz,) = output_grads
-        if x.dtype in DISCRETE_DTYPES:
-            gx = zeros_like(x, dtype="float64")
-        else:
-            gx = IncSubtensor(self.idx_list)(zeros_like(x), gz, *idx)
-        return [gx] + [disconnected_type() for _ in idx]
-
-    def connection_pattern(self, node):
-        return [[True]] + [[False] for _ in node.inputs[1:]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], *inputs[1:])]
+    def _increment_op(self):
+        return IncSubtensor(self.idx_list)
 
 
 def _slice_length(bounds, size):
@@ -206,7 +213,7 @@ def _symbolic_slice_length(bounds, size):
     return cast(m.maximum(n, 0), "int64")
 
 
-class AdvancedSubtensor(_IndexOp):
+class AdvancedSubtensor(_Getter):
     """NumPy advanced indexing (integer arrays, boolean masks, mixed with slices): a copy."""
 
     def make_node(self, x, *index_inputs):
@@ -222,25 +229,8 @@ class AdvancedSubtensor(_IndexOp):
     def infer_shape(self, fgraph, node, input_shapes):
         return [_advanced_shape(self.idx_list, node.inputs, input_shapes)]
 
-    def grad(self, inputs, output_grads):
-        from symgraph.gradient import disconnected_type
-        from symgraph.tensor.basic import zeros_like
-
-        x, *idx = inputs
-        (gz,) = output_grads
-        if x.dtype in DISCRETE_DTYPES:
-            gx = zeros_like(x, dtype="float64")
-        else:
-            gx = AdvancedIncSubtensor(self.idx_list)(zeros_like(x), gz, *idx)
-        return [gx] + [disconnected_type() for _ in idx]
-
-    def connection_pattern(self, node):
-        return [[True]] + [[False] for _ in node.inputs[1:]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], *inputs[1:])]
+    def _increment_op(self):
+        return AdvancedIncSubtensor(self.idx_list)
 
 
 def _advanced_shape(idx_list, inputs, input_shapes):
