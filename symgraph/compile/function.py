@@ -150,8 +150,15 @@ class FunctionMaker:
             raise TypeError("function: the graph contains in-place operations; pass "
                             "accept_inplace=True to compile it anyway (the rewrites add "
                             "in-place ops where it is safe)")
-        fg.attach_feature(DestroyHandler(
-            [fg.inputs[k] for k, spec in enumerate(self.inputs) if spec.mutable]))
+        mutable = [fg.inputs[k] for k, spec in enumerate(self.inputs) if spec.mutable]
+        # A shared variable whose value the call replaces may be overwritten in place (a
+        # weight update as Gemm{inplace}): the DestroyHandler orders every other reader of
+        # the old value first, and the new value is stored after the call, as Theano does.
+        n_explicit = len(self.inputs)
+        for var, value in self.updates:
+            if value is not var:
+                mutable.append(fg.inputs[n_explicit + self.shared.index(var)])
+        fg.attach_feature(DestroyHandler(mutable))
         fg.validate()
 
     def _default_updates(self, roots, updates, no_default_updates):
@@ -211,9 +218,9 @@ class FunctionMaker:
         for i, var in enumerate(list(fg.outputs)):
             if i < n_out and self.outputs[i].borrow:
                 continue
-            if i >= n_out and var is own_cell[i - n_out]:
-                continue  # ``W: W`` changes nothing
             root = _view_root(var)
+            if i >= n_out and root is own_cell[i - n_out]:
+                continue  # ``W: W``, or W's new value written into W's own buffer
             aliases = root in graph_inputs_set or isinstance(root, Constant)
             # after merging, two outputs (or an output and an update) may share one array,
             # directly or through views: each must get its own

@@ -184,7 +184,9 @@ def _gemm_blas(z, alpha, x, y, beta):
     # a C-ordered z is a Fortran-ordered z.T = alpha * y.T @ x.T + beta * z.T
     a, trans_a = _fortran_operand(y.T)
     b, trans_b = _fortran_operand(x.T)
-    return fn(alpha, a, b, beta, z.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1).T
+    result = fn(alpha, a, b, beta, z.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
+    # written into z's buffer: hand back z itself rather than a view of it
+    return z if np.may_share_memory(result, z) else result.T
 
 
 def _check_inner(op, k_x, k_y, runtime=False):

@@ -330,3 +330,57 @@ def test_fast_compile_mode_gives_the_same_values():
     np.testing.assert_allclose(fast_run, 2 * np.tanh(2 * xv))
     with pytest.raises(ValueError, match="unknown mode"):
         sg.function([x], out, mode="NO_SUCH_MODE")
+
+
+class TestUpdatesInPlace:
+    """A shared variable whose value a call replaces may be overwritten in place."""
+
+    def _sgd(self, rng):
+        x = T.dmatrix("x")
+        W = sg.shared(rng.standard_normal((3, 4)), name="W")
+        h = T.dot(x, W)
+        g = T.dot(x.T, T.tanh(h))
+        return x, W, h, W - 0.1 * g
+
+    def test_weight_update_reuses_the_buffer_and_matches_numpy(self, rng):
+        x, W, h, new_W = self._sgd(rng)
+        f = sg.function([x], h.sum(), updates=[(W, new_W)])
+        assert "Gemm{inplace}" in [str(n.op) for n in f.maker.fgraph.toposort()]
+        xv, w0 = rng.standard_normal((5, 3)), W.get_value()
+        buffer = W.get_value(borrow=True)
+        cost = f(xv)
+        assert W.get_value(borrow=True) is buffer  # written in place, no new array
+        np.testing.assert_allclose(cost, (xv @ w0).sum())  # read before it was overwritten
+        np.testing.assert_allclose(W.get_value(), w0 - 0.1 * xv.T @ np.tanh(xv @ w0))
+
+    def test_outputs_never_alias_the_updated_state(self, rng):
+        x, W, h, new_W = self._sgd(rng)
+        f = sg.function([x], [W.T, new_W], updates=[(W, new_W)])
+        w0 = W.get_value()
+        old_T, returned_new = f(rng.standard_normal((5, 3)))
+        np.testing.assert_array_equal(old_T, w0.T)  # the value before the call
+        np.testing.assert_array_equal(returned_new, W.get_value())
+        returned_new[:] = 0  # the caller's array is theirs alone
+        assert np.abs(W.get_value()).sum() > 0
+
+    def test_same_results_as_without_in_place(self, rng):
+        x, W, h, new_W = self._sgd(rng)
+        xv, w0 = rng.standard_normal((5, 3)), W.get_value()
+        plain = sg.function([x], h.sum(), updates=[(W, new_W)],
+                            mode=sg.Mode(optimizer="fast_compile"))
+        fast = sg.function([x], h.sum(), updates=[(W, new_W)])
+        outs = []
+        for fn in (plain, fast):
+            W.set_value(w0)
+            outs.append((fn(xv), fn(xv), W.get_value()))
+        for a, b in zip(*outs):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+
+    def test_shared_without_update_is_never_overwritten(self, rng):
+        x = T.dmatrix("x")
+        W = sg.shared(rng.standard_normal((3, 3)), name="W")
+        V = sg.shared(rng.standard_normal((3, 3)), name="V")
+        f = sg.function([x], T.dot(x, W).sum(), updates=[(V, V - 0.1 * T.dot(x.T, W)), (W, W)])
+        w0 = W.get_value()
+        f(rng.standard_normal((3, 3)))
+        np.testing.assert_array_equal(W.get_value(), w0)
