@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import tempfile
 
+from benchmarks.machine import cpu_model
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "mlp_step.c")
 DEFAULT_CACHE = os.path.join(os.path.dirname(HERE), "out", "reference_cache")
@@ -52,19 +54,8 @@ def _compiler_line():
         return ""
 
 
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def _cache_key(source):
-    parts = [source, CDEF, " ".join(FLAGS), _compiler_line(), _cpu_model(), platform.machine(),
+    parts = [source, CDEF, " ".join(FLAGS), _compiler_line(), cpu_model(), platform.machine(),
              platform.python_version()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

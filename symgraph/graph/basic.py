@@ -291,3 +291,18 @@ class Op:
         return type(self).__name__
 
     __repr__ = __str__
+
+
+class LinearInFirstInput:
+    """Mixin for ops that are linear in their first input, the others being parameters
+    (a shape, counts, indices): the parameters get no gradient path, and the R-op is
+    the op applied to the first input's tangent.  Put it before ``Op`` in the bases."""
+
+    def connection_pattern(self, node):
+        n_out = len(node.outputs)
+        return [[True] * n_out] + [[False] * n_out for _ in node.inputs[1:]]
+
+    def R_op(self, inputs, eval_points):
+        if eval_points[0] is None:
+            return [None]
+        return [self(eval_points[0], *inputs[1:])]

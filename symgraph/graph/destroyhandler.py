@@ -243,10 +243,10 @@ class _AliasClasses:
 
 def _check_acyclic(fgraph, orderings):
     """Raise InconsistencyError if the orderings contradict the data dependencies."""
-    from symgraph.graph.traversal import io_toposort_ordered
+    from symgraph.graph.traversal import io_toposort
 
     try:
-        io_toposort_ordered(fgraph.inputs, fgraph.outputs, orderings)
+        io_toposort(fgraph.inputs, fgraph.outputs, orderings)
     except ValueError:
         destroyer, reader = _find_conflict(orderings)
         raise InconsistencyError(

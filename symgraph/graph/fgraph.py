@@ -208,12 +208,7 @@ class FunctionGraph:
     def toposort(self):
         """The nodes in an order that respects data dependencies and the features'
         ``orderings`` (readers of a value before the node that destroys it)."""
-        orderings = self.orderings()
-        if not orderings:
-            return io_toposort(self.inputs, self.outputs)
-        from symgraph.graph.traversal import io_toposort_ordered
-
-        return io_toposort_ordered(self.inputs, self.outputs, orderings)
+        return io_toposort(self.inputs, self.outputs, self.orderings())
 
     def orderings(self):
         """``{node: [nodes that must run before it]}`` beyond data dependencies, from the

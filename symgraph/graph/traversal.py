@@ -23,52 +23,27 @@ def graph_inputs(outputs, blockers=()):
     return [v for v in ancestors(outputs, blockers) if v.owner is None or v in blockers]
 
 
-def io_toposort(inputs, outputs):
+def io_toposort(inputs, outputs, orderings=None):
     """Apply nodes between ``inputs`` and ``outputs`` in an order where producers come first.
 
-    ``inputs`` may be a set, used as is (a FunctionGraph passes its variables: copying
-    them on every call made each replacement cost the size of the graph)."""
+    ``orderings[node]`` lists extra nodes that must come before ``node`` (a destroyer's
+    readers; see graph/destroyhandler.py).  Raises ValueError on a cycle.  ``inputs`` may
+    be a set, used as is (a FunctionGraph passes its variables: copying them on every call
+    made each replacement cost the size of the graph)."""
     stop = inputs if isinstance(inputs, (set, frozenset)) else set(inputs)
-    order, done, on_path = [], set(), set()
-    for out in outputs:
-        if out.owner is None or out in stop or out.owner in done:
-            continue
-        # iterative DFS: (node, next input index)
-        stack = [(out.owner, 0)]
-        on_path.add(out.owner)
-        while stack:
-            node, i = stack[-1]
-            if i < len(node.inputs):
-                stack[-1] = (node, i + 1)
-                parent = node.inputs[i].owner
-                if parent is None or node.inputs[i] in stop or parent in done:
-                    continue
-                if parent in on_path:
-                    raise ValueError("graph contains a cycle")
-                on_path.add(parent)
-                stack.append((parent, 0))
-            else:
-                stack.pop()
-                on_path.discard(node)
-                done.add(node)
-                order.append(node)
-    return order
-
-
-def io_toposort_ordered(inputs, outputs, orderings):
-    """``io_toposort`` where ``orderings[node]`` lists extra nodes that must come before
-    ``node`` (a destroyer's readers; see graph/destroyhandler.py).  Raises ValueError on
-    a cycle."""
-    stop = set(inputs)
-    order, done, on_path = [], set(), set()
+    orderings = orderings or {}
 
     def before(node):
-        deps = [i.owner for i in node.inputs if i.owner is not None and i not in stop]
-        return deps + list(orderings.get(node, ()))
+        deps = [v.owner for v in node.inputs if v.owner is not None and v not in stop]
+        extra = orderings.get(node)
+        return deps + list(extra) if extra else deps
 
-    for root in [o.owner for o in outputs if o.owner is not None and o not in stop]:
-        if root in done:
+    order, done, on_path = [], set(), set()
+    for out in outputs:
+        root = out.owner
+        if root is None or out in stop or root in done:
             continue
+        # iterative DFS: (node, its dependencies, next dependency index)
         stack = [(root, before(root), 0)]
         on_path.add(root)
         while stack:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from symgraph.config import config
-from symgraph.graph.basic import Apply, Constant, Op
+from symgraph.graph.basic import Apply, Constant, LinearInFirstInput, Op
 from symgraph.scalar import basic as scal
 from symgraph.tensor import math
 from symgraph.tensor.elemwise import DimShuffle, Elemwise, sum_to_like
@@ -150,7 +150,7 @@ def broadcast_shape(input_shapes, static_shapes):
 
 
 # -- allocation ----------------------------------------------------------------
-class Alloc(Op):
+class Alloc(LinearInFirstInput, Op):
     """A new array of ``shape`` filled with ``value`` broadcast to it."""
 
     __props__ = ()
@@ -188,13 +188,6 @@ class Alloc(Op):
         g = sum_to_like(gz, value) if value.ndim else math.sum(gz)
         return [g] + [disconnected_type() for _ in inputs[1:]]
 
-    def connection_pattern(self, node):
-        return [[True]] + [[False] for _ in node.inputs[1:]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], *inputs[1:])]
 
 
 alloc = Alloc()

@@ -7,7 +7,7 @@ indexing and elementwise ops, whose gradients they inherit.
 import numpy as np
 
 from symgraph.config import config
-from symgraph.graph.basic import Apply, Op
+from symgraph.graph.basic import Apply, LinearInFirstInput, Op
 from symgraph.tensor import math
 from symgraph.tensor.basic import (NotScalarConstantError, arange, as_shape_tuple_variable, cast,
                                    expand_dims, get_scalar_constant_entries,
@@ -181,7 +181,7 @@ def diff(x, n=1, axis=-1):
 
 
 # -- repeat -------------------------------------------------------------------------
-class Repeat(Op):
+class Repeat(LinearInFirstInput, Op):
     """``np.repeat(x, repeats, axis)``; ``repeats`` is an int scalar or vector (of
     length 1 or ``x.shape[axis]``).  ``axis=None`` repeats the flattened array."""
 
@@ -256,13 +256,6 @@ class Repeat(Op):
             gx = reshape(gx, x.shape, ndim=x.ndim)
         return [gx, disconnected_type()]
 
-    def connection_pattern(self, node):
-        return [[True], [False]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], inputs[1])]
 
 
 def repeat(x, repeats, axis=None):
@@ -281,7 +274,7 @@ def repeat(x, repeats, axis=None):
 
 
 # -- tile ---------------------------------------------------------------------------
-class Tile(Op):
+class Tile(LinearInFirstInput, Op):
     """``np.tile`` for ``x`` and ``reps`` of the same length (``tile()`` pads them)."""
 
     __props__ = ()
@@ -322,13 +315,6 @@ class Tile(Op):
         g = reshape(gz, split_shape, ndim=2 * x.ndim)
         return [math.sum(g, axis=tuple(range(0, 2 * x.ndim, 2))), disconnected_type()]
 
-    def connection_pattern(self, node):
-        return [[True], [False]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], inputs[1])]
 
 
 _tile = Tile()

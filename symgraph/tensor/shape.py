@@ -1,7 +1,7 @@
 """Shape ops: Shape, Shape_i, Reshape, SpecifyShape."""
 import numpy as np
 
-from symgraph.graph.basic import Apply, Constant, Op
+from symgraph.graph.basic import Apply, Constant, LinearInFirstInput, Op
 from symgraph.tensor.type import TensorType
 from symgraph.tensor.var import TensorConstant, as_tensor_variable
 
@@ -87,7 +87,7 @@ def shape_i(x, i):
     return Shape_i(i % x.ndim)(x)
 
 
-class Reshape(Op):
+class Reshape(LinearInFirstInput, Op):
     """Reshape to a symbolic shape vector with ``ndim`` entries (one may be -1)."""
 
     __props__ = ("ndim",)
@@ -149,13 +149,6 @@ class Reshape(Op):
         x, shp = inputs
         return [reshape_like(output_grads[0], x), disconnected_type()]
 
-    def connection_pattern(self, node):
-        return [[True], [False]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], inputs[1])]
 
 
 def _check_static_reshape(old_shape, new_shape):

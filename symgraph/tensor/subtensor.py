@@ -9,7 +9,7 @@ bounds work like constant ones.
 """
 import numpy as np
 
-from symgraph.graph.basic import Apply, Constant, Op, Variable
+from symgraph.graph.basic import Apply, Constant, LinearInFirstInput, Op, Variable
 from symgraph.tensor.type import DISCRETE_DTYPES, INT_DTYPES, TensorType
 from symgraph.tensor.var import as_tensor_variable
 
@@ -69,7 +69,7 @@ class _IndexOp(Op):
         return node.inputs[n_lead:]
 
 
-class _Getter(_IndexOp):
+class _Getter(LinearInFirstInput, _IndexOp):
     """Reading ``x[index]``: the gradient scatters back with the matching increment op."""
 
     def grad(self, inputs, output_grads):
@@ -84,13 +84,6 @@ class _Getter(_IndexOp):
             gx = self._increment_op()(zeros_like(x), gz, *idx)
         return [gx] + [disconnected_type() for _ in idx]
 
-    def connection_pattern(self, node):
-        return [[True]] + [[False] for _ in node.inputs[1:]]
-
-    def R_op(self, inputs, eval_points):
-        if eval_points[0] is None:
-            return [None]
-        return [self(eval_points[0], *inputs[1:])]
 
 
 class Subtensor(_Getter):
