@@ -14,5 +14,6 @@ from symgraph.graph.basic import Apply, Constant, Op, Type, Variable
 from symgraph.graph.fgraph import FunctionGraph
 from symgraph.graph.replace import clone_replace
 from symgraph import tensor, printing
+from symgraph.tensor import random as _random  # noqa: F401  (shared() of a Generator)
 
 __version__ = "0.1.0"

@@ -179,6 +179,15 @@ class _DebugProgram:
 
     def _differs(self, value, reference, var):
         """A description of how ``value`` differs from ``reference`` (None if it does not)."""
+        from symgraph.tensor.type import TensorType
+
+        if not isinstance(var.type, TensorType):  # e.g. a random generator: its type knows
+            try:
+                if var.type.values_eq(value, reference):
+                    return None
+                return f"{value!r} instead of {reference!r}"
+            except Exception:
+                pass  # no usable comparison: compare as arrays
         value, reference = np.asarray(value), np.asarray(reference)
         if value.shape != reference.shape or value.dtype != reference.dtype:
             return (f"shape {value.shape} dtype {value.dtype} instead of shape "

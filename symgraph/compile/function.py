@@ -72,6 +72,7 @@ def _normalize_updates(updates):
         items = list(updates.items())
     else:
         items = [tuple(pair) for pair in updates]
+    from symgraph.tensor.type import TensorType
     from symgraph.tensor.var import as_tensor_variable
 
     result, seen = [], set()
@@ -82,8 +83,12 @@ def _normalize_updates(updates):
         if var in seen:
             raise ValueError(f"updates: {var} is updated twice")
         seen.add(var)
-        value = as_tensor_variable(value)
+        if not isinstance(value, Variable) or isinstance(var.type, TensorType):
+            value = as_tensor_variable(value)
         if value.type != var.type:
+            if not isinstance(var.type, TensorType):  # e.g. a random generator's state
+                raise TypeError(f"updates: the update of {var} ({var.type}) has type "
+                                f"{value.type}; they must match")
             if value.dtype != var.type.dtype or value.ndim != var.type.ndim:
                 raise TypeError(
                     f"updates: the update of {var} ({var.type}) has type {value.type}; they must "

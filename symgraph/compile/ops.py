@@ -1,4 +1,6 @@
 """Ops the compiler inserts: DeepCopyOp guards outputs that alias inputs or state."""
+import copy
+
 from symgraph.graph.basic import Apply, Op
 
 
@@ -13,7 +15,8 @@ class DeepCopyOp(Op):
 
     def perform(self, node, inputs, output_storage):
         value = inputs[0]
-        output_storage[0][0] = value.copy() if hasattr(value, "copy") else value
+        # values with no ``copy`` (a random generator) are deep-copied: never handed out
+        output_storage[0][0] = value.copy() if hasattr(value, "copy") else copy.deepcopy(value)
 
     def infer_shape(self, fgraph, node, input_shapes):
         return input_shapes

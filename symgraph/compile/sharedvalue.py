@@ -61,6 +61,23 @@ class SharedVariable(Variable):
         return self.get_value(borrow=True)
 
 
+_constructors = []  # functions that make shared variables of non-array values
+
+
+def shared_constructor(constructor):
+    """Register ``constructor(value, name, strict, allow_downcast, borrow)``: it returns a
+    SharedVariable for the values it handles (a random generator, a sparse matrix) and
+    None for the others; ``shared`` tries the latest registered first, ndarrays last.
+
+    >>> @shared_constructor
+    ... def _no_strings(value, name, strict, allow_downcast, borrow):
+    ...     return None
+    >>> _constructors.remove(_no_strings)
+    """
+    _constructors.append(constructor)
+    return constructor
+
+
 def shared(value, name=None, strict=False, allow_downcast=None, borrow=False, shape=None,
            broadcastable=None):
     """A shared variable holding ``value`` (copied unless ``borrow``).
@@ -75,6 +92,10 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False, sh
     """
     if isinstance(value, Variable):
         raise TypeError("shared() takes a value, not a symbolic variable")
+    for constructor in reversed(_constructors):
+        var = constructor(value, name, strict, allow_downcast, borrow)
+        if var is not None:
+            return var
     if isinstance(value, (int, float, bool)) and not isinstance(value, np.generic):
         array = np.asarray(value, dtype=_python_scalar_dtype(value))
     else:

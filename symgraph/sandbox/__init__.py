@@ -1,0 +1,1 @@
+"""Theano's ``sandbox`` import paths (``sandbox.rng_mrg.MRG_RandomStreams``)."""
