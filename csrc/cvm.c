@@ -23,11 +23,13 @@
 
 _Static_assert(sizeof(npy_intp) == sizeof(int64_t), "sg_array shapes alias npy_intp arrays");
 
-enum { STEP_C = 0, STEP_PY = 1 };
+enum { STEP_C = 0, STEP_PY = 1, STEP_JUMP = 2 };
 
 typedef struct {
     int kind;
     sg_node_fn fn;                    /* STEP_C */
+    int lazy;                         /* STEP_C: inputs of the branch not taken are absent */
+    int cond_slot, target;            /* STEP_JUMP: to target when cond is false (or -1) */
     PyObject *perform, *node, *cells; /* STEP_PY: op.perform(node, inputs, cells) */
     int nin, nout, nfree;
     int *in_slots, *out_slots, *out_typenums, *free_slots;
@@ -191,6 +193,71 @@ static int vm_alias(sg_ctx *ctx, int k, int i, sg_array *result)
     return 0;
 }
 
+static int vm_view(sg_ctx *ctx, int k, int i, char *data, int ndim, const int64_t *shape,
+                   const int64_t *strides, sg_array *result)
+{
+    VM *vm = (VM *)ctx->vm;
+    Step *st = vm->current;
+    if (k < 0 || k >= st->nout || i < 0 || i >= st->nin || ndim < 0 || ndim > SG_MAXDIMS)
+        return sg_fail(ctx, SG_ERR_RUNTIME, "view: bad output %d, input %d or ndim %d", k, i,
+                       ndim);
+    PyArrayObject *src = (PyArrayObject *)vm->slots[st->in_slots[i]];
+    PyArray_Descr *descr = PyArray_DescrFromType(st->out_typenums[k]);
+    if (!descr) {
+        ctx->error_kind = SG_ERR_PYTHON;
+        return -1;
+    }
+    int flags = PyArray_ISWRITEABLE(src) ? NPY_ARRAY_WRITEABLE : 0;
+    PyObject *view = PyArray_NewFromDescr(&PyArray_Type, descr, ndim, (npy_intp *)shape,
+                                          (npy_intp *)strides, data, flags, NULL);
+    if (!view) {
+        ctx->error_kind = SG_ERR_PYTHON;
+        return -1;
+    }
+    Py_INCREF(src);
+    if (PyArray_SetBaseObject((PyArrayObject *)view, (PyObject *)src) < 0) {
+        Py_DECREF(view);
+        ctx->error_kind = SG_ERR_PYTHON;
+        return -1;
+    }
+    PyArray_UpdateFlags((PyArrayObject *)view, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS |
+                        NPY_ARRAY_ALIGNED);
+    Py_XSETREF(vm->slots[st->out_slots[k]], view);
+    fill_view(result, (PyArrayObject *)view);
+    vm->produced[k] = 1;
+    return 0;
+}
+
+/* -- BLAS: SciPy's function pointers, set once per process by set_blas() ------- */
+
+static sg_blas blas_table;
+static int blas_loaded = 0;
+
+static PyObject *set_blas(PyObject *self, PyObject *capi)
+{
+    static const char *names[] = {SG_BLAS_NAMES};
+    void *pointers[sizeof names / sizeof names[0]];
+    _Static_assert(sizeof(sg_blas) == sizeof pointers, "SG_BLAS_NAMES matches sg_blas");
+    if (!PyDict_Check(capi)) {
+        PyErr_SetString(PyExc_TypeError, "set_blas: a dict name -> capsule "
+                        "(scipy.linalg.cython_blas.__pyx_capi__)");
+        return NULL;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        PyObject *capsule = PyDict_GetItemString(capi, names[k]);
+        if (!capsule || !PyCapsule_CheckExact(capsule)) {
+            PyErr_Format(PyExc_KeyError, "set_blas: no capsule for %s", names[k]);
+            return NULL;
+        }
+        pointers[k] = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule));
+        if (!pointers[k])
+            return NULL;
+    }
+    memcpy(&blas_table, pointers, sizeof blas_table);
+    blas_loaded = 1;
+    Py_RETURN_NONE;
+}
+
 /* -- running steps ------------------------------------------------------------ */
 
 static void raise_from_ctx(VM *vm)
@@ -204,6 +271,7 @@ static void raise_from_ctx(VM *vm)
     case SG_ERR_INDEX: type = PyExc_IndexError; break;
     case SG_ERR_MEMORY: type = PyExc_MemoryError; break;
     case SG_ERR_ZERO_DIVISION: type = PyExc_ZeroDivisionError; break;
+    case SG_ERR_ASSERTION: type = PyExc_AssertionError; break;
     default: type = PyExc_RuntimeError;
     }
     PyErr_SetString(type, vm->ctx.message[0] ? vm->ctx.message : "error in generated C code");
@@ -213,6 +281,10 @@ static int run_c_step(VM *vm, Step *st, int index)
 {
     for (int i = 0; i < st->nin; i++) {
         PyObject *v = vm->slots[st->in_slots[i]];
+        if (!v && st->lazy) {  /* a branch that was not computed */
+            memset(&vm->arr_in[i], 0, sizeof(sg_array));
+            continue;
+        }
         if (!v || !PyArray_Check(v)) {  /* cannot happen when the plan is right */
             PyErr_Format(PyExc_RuntimeError, "VM: input %d of step %d is not computed", i, index);
             return -1;
@@ -416,8 +488,31 @@ static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
         vm->running = 0;
         return NULL;
     }
-    for (int k = 0; k < vm->n_steps; k++) {
+    for (int k = 0; k < vm->n_steps;) {
         Step *st = &vm->steps[k];
+        if (st->kind == STEP_JUMP) {
+            int jump = 1;
+            if (st->cond_slot >= 0) {
+                PyObject *cond = vm->slots[st->cond_slot];
+                jump = cond ? !PyObject_IsTrue(cond) : -1;
+                if (jump < 0) {
+                    if (!PyErr_Occurred())
+                        PyErr_SetString(PyExc_RuntimeError, "VM: condition not computed");
+                    report_error(vm, k);
+                    vm->running = 0;
+                    return NULL;
+                }
+            }
+            if (jump) {  /* a jump's frees: the values read only in the range it skips */
+                if (vm->gc)
+                    for (int f = 0; f < st->nfree; f++)
+                        Py_CLEAR(vm->slots[st->free_slots[f]]);
+                k = st->target;
+            } else {
+                k++;
+            }
+            continue;
+        }
         double started = vm->profile_seconds ? now_seconds() : 0.0;
         int rc = st->kind == STEP_C ? run_c_step(vm, st, k) : run_py_step(vm, st);
         if (rc == 0 && vm->profile_seconds)
@@ -430,6 +525,7 @@ static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
         if (vm->gc)
             for (int f = 0; f < st->nfree; f++)
                 Py_CLEAR(vm->slots[st->free_slots[f]]);
+        k++;
     }
     int rc = store_outputs(vm);
     clear_slots(vm, !vm->gc);
@@ -443,15 +539,40 @@ static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
 
 static int parse_step(VM *vm, Step *st, PyObject *spec)
 {
-    /* ("c", address, in_slots, out_slots, out_typenums, free_slots) or
-       ("py", perform, node, cells, in_slots, out_slots, free_slots) */
+    /* ("c", address, in_slots, out_slots, out_typenums, free_slots, lazy),
+       ("py", perform, node, cells, in_slots, out_slots, free_slots) or
+       ("jump", cond_slot or -1, target, free_slots) */
     const char *kind;
-    PyObject *a, *b, *c, *d, *e, *f = NULL;
-    if (!PyArg_ParseTuple(spec, "sOOOOO|O", &kind, &a, &b, &c, &d, &e, &f))
+    PyObject *a, *b, *c, *d = NULL, *e = NULL, *f = NULL;
+    if (!PyArg_ParseTuple(spec, "sOOO|OOO", &kind, &a, &b, &c, &d, &e, &f))
         return -1;
     PyObject *ins, *outs, *frees;
-    if (strcmp(kind, "c") == 0 && !f) {
+    if (strcmp(kind, "jump") == 0 && !d) {
+        st->kind = STEP_JUMP;
+        st->cond_slot = (int)PyLong_AsLong(a);
+        st->target = (int)PyLong_AsLong(b);
+        if (PyErr_Occurred())
+            return -1;
+        if (!(st->free_slots = int_array(c, &st->nfree, "free_slots")))
+            return -1;
+        if ((st->cond_slot >= 0 && check_slots(vm, &st->cond_slot, 1, "condition") < 0) ||
+            check_slots(vm, st->free_slots, st->nfree, "free") < 0)
+            return -1;
+        if (st->target < 0 || st->target > vm->n_steps) {
+            PyErr_Format(PyExc_ValueError, "VM: jump target %d out of range", st->target);
+            return -1;
+        }
+        return 0;
+    }
+    if (!e) {
+        PyErr_Format(PyExc_ValueError, "VM: bad step spec for kind %s", kind);
+        return -1;
+    }
+    if (strcmp(kind, "c") == 0 && f) {
         st->kind = STEP_C;
+        st->lazy = PyObject_IsTrue(f);
+        if (st->lazy < 0)
+            return -1;
         void *address = PyLong_AsVoidPtr(a);
         if (!address) {
             if (!PyErr_Occurred())
@@ -652,6 +773,8 @@ static int VM_init(VM *vm, PyObject *args, PyObject *kwargs)
     }
     vm->ctx.alloc = vm_alloc;
     vm->ctx.alias = vm_alias;
+    vm->ctx.view = vm_view;
+    vm->ctx.blas = blas_loaded ? &blas_table : NULL;
     sg_runtime_install(&vm->ctx);
     vm->ctx.vm = vm;
     return 0;
@@ -822,6 +945,8 @@ static PyObject *load_library(PyObject *self, PyObject *args)
 static PyMethodDef cvm_methods[] = {
     {"load_library", load_library, METH_VARARGS,
      "load_library(path) -> addresses of the node functions of a generated module"},
+    {"set_blas", set_blas, METH_O,
+     "set_blas(scipy.linalg.cython_blas.__pyx_capi__): the BLAS generated code calls"},
     {NULL}
 };
 

@@ -13,6 +13,7 @@ from symgraph.gradient import Lop, Rop, grad, hessian, jacobian, verify_grad
 from symgraph.graph.basic import Apply, Constant, Op, Type, Variable
 from symgraph.graph.fgraph import FunctionGraph
 from symgraph.graph.replace import clone_replace
+from symgraph.ifelse import ifelse
 from symgraph import tensor, printing
 from symgraph.tensor import random as _random  # noqa: F401  (shared() of a Generator)
 

@@ -85,7 +85,7 @@ class ProfileStats:
         total = self.node_seconds() or 1.0
         rows = [NodeRow(str(node), c, s, s / total)
                 for nodes, seconds, calls, _ in self.functions
-                for node, s, c in zip(nodes, seconds, calls)]
+                for node, s, c in zip(nodes, seconds, calls) if node is not None]
         return sorted(rows, key=lambda row: -row.seconds)
 
     def op_rows(self):
@@ -94,6 +94,8 @@ class ProfileStats:
         by_op = {}
         for nodes, seconds, calls, _ in self.functions:
             for node, s, c in zip(nodes, seconds, calls):
+                if node is None:  # a jump of a lazy schedule
+                    continue
                 row = by_op.setdefault(str(node.op), NodeRow(str(node.op), 0, 0.0, 0.0, 0))
                 row.calls += c
                 row.seconds += s

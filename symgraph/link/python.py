@@ -1,5 +1,6 @@
 """The Python linker: a storage map, a schedule, and the Python VM."""
 from symgraph.graph.basic import Constant
+from symgraph.link.schedule import schedule
 from symgraph.link.vm import PythonVM
 
 
@@ -36,8 +37,7 @@ class PythonLinker:
     def make(self, maker):
         fgraph = maker.fgraph
         storage = make_storage_map(maker)
-        nodes = fgraph.toposort()
-        vm = PythonVM(fgraph, nodes, storage, gc=self.gc)
+        vm = PythonVM(fgraph, schedule(fgraph), storage, gc=self.gc)
         inputs = [storage[v] for v in fgraph.inputs[:len(maker.inputs)]]
         outputs = [storage[v] for v in fgraph.outputs]
         return Program(vm, inputs, outputs)

@@ -1,33 +1,41 @@
 """The Python virtual machine: runs each node's ``perform`` in schedule order.
 
 Storage is one cell (a 1-element list) per variable; a node reads its input
-cells and writes its output cells.  Intermediates are freed after their last
-use (``gc``).  This VM is the reference every faster backend is checked against.
+cells and writes its output cells.  The schedule (``link/schedule.py``) may
+hold jumps around the branches of lazy ops, so only the branch taken is
+computed.  Intermediates are freed after their last use (``gc``).  This VM
+is the reference every faster backend is checked against.
 """
 import time
 
-from symgraph.graph.basic import Constant, format_trace
+from symgraph.graph.basic import Constant
 from symgraph.link.errors import raise_with_node_info
+from symgraph.link.schedule import Jump, free_lists
 
 
 class PythonVM:
-    """Executes ``nodes`` (a topological order) over ``storage_map``."""
+    """Executes ``steps`` (``schedule(fgraph)``: nodes and jumps) over ``storage_map``.
 
-    def __init__(self, fgraph, nodes, storage_map, gc=True):
-        self.fgraph, self.nodes, self.storage_map = fgraph, nodes, storage_map
-        self.thunks = [self._thunk(node) for node in nodes]
-        keep = set(fgraph.inputs) | set(fgraph.outputs)
-        self.free_after = [[] for _ in nodes] if gc else None
+    ``nodes`` holds each step's Apply node (None for a jump), as the C VM's does.
+    """
+
+    def __init__(self, fgraph, steps, storage_map, gc=True):
+        self.fgraph, self.storage_map = fgraph, storage_map
+        self.nodes = [None if isinstance(s, Jump) else s for s in steps]
+        self.thunks = [self._jump(s) if isinstance(s, Jump) else self._thunk(s) for s in steps]
+        self.lazy = any(isinstance(s, Jump) for s in steps)
+        self.free_after = None
         if gc:
-            last_use = {}
-            for k, node in enumerate(nodes):
-                for var in node.inputs:
-                    last_use[var] = k
-                for var in node.outputs:
-                    last_use.setdefault(var, k)
-            for var, k in last_use.items():
-                if var not in keep and not isinstance(var, Constant):
-                    self.free_after[k].append(storage_map[var])
+            self.free_after = [[storage_map[v] for v in free]
+                               for free in free_lists(fgraph, steps)]
+
+    def _jump(self, jump):
+        """A thunk returning the step to continue at (None: the next one)."""
+        target = jump.target
+        if jump.cond is None:
+            return lambda: target
+        cond = self.storage_map[jump.cond]
+        return lambda: None if cond[0] else target
 
     def _thunk(self, node):
         inputs = [self.storage_map[v] for v in node.inputs]
@@ -54,12 +62,22 @@ class PythonVM:
 
             return run
 
-        self.thunks = [timed(k, thunk) for k, thunk in enumerate(self.thunks)]
+        self.thunks = [thunk if node is None else timed(k, thunk)
+                       for k, (node, thunk) in enumerate(zip(self.nodes, self.thunks))]
 
     def __call__(self):
         k = 0
         try:
-            if self.free_after is None:
+            if self.lazy:
+                thunks, free_after = self.thunks, self.free_after
+                while k < len(thunks):
+                    target = thunks[k]()
+                    if free_after is not None and (target is not None or
+                                                   self.nodes[k] is not None):
+                        for cell in free_after[k]:  # a jump's frees apply when it jumps
+                            cell[0] = None
+                    k = k + 1 if target is None else target
+            elif self.free_after is None:
                 for k, thunk in enumerate(self.thunks):
                     thunk()
             else:

@@ -9,6 +9,7 @@ import numpy as np
 
 from symgraph.link.c.plan import StoragePlan
 from symgraph.link.errors import raise_with_node_info
+from symgraph.link.schedule import Jump, schedule
 
 
 class CVMLinker:
@@ -28,11 +29,17 @@ class CVMLinker:
     def make(self, maker):
         from symgraph.link.c.runtime import cvm
 
-        nodes = maker.fgraph.toposort()
-        plan = StoragePlan(maker, nodes)
+        schedule_steps = schedule(maker.fgraph)
+        nodes = [None if isinstance(s, Jump) else s for s in schedule_steps]
+        plan = StoragePlan(maker, schedule_steps)
         indices, module = self._compile(nodes)
         steps, checks = [], {}
         for k, node in enumerate(nodes):
+            if node is None:
+                jump = schedule_steps[k]
+                cond = -1 if jump.cond is None else plan.slot[jump.cond]
+                steps.append(("jump", cond, jump.target, plan.free_after[k]))
+                continue
             ins = [plan.slot[v] for v in node.inputs]
             outs = [plan.slot[v] for v in node.outputs]
             if indices[k] is None:
@@ -41,7 +48,7 @@ class CVMLinker:
                 continue
             typenums = [np.dtype(v.type.dtype).num for v in node.outputs]
             steps.append(("c", module.addresses[indices[k]], ins, outs, typenums,
-                          plan.free_after[k]))
+                          plan.free_after[k], hasattr(node.op, "lazy_branches")))
             for var in node.inputs:
                 checks[plan.slot[var]] = (np.dtype(var.type.dtype).num, var.type.ndim)
         return cvm().VM(
@@ -55,10 +62,11 @@ class CVMLinker:
         if not self.use_c:
             return [None] * len(nodes), None
         from symgraph.link.c.module import ModuleSource, build_module
-        import symgraph.link.c.elemwise  # noqa: F401  (registers the Elemwise generator)
+        import symgraph.link.c.generators  # noqa: F401  (registers every op family's C)
 
         source = ModuleSource()
-        indices = [source.add(node) if _all_tensors(node) else None for node in nodes]
+        indices = [source.add(node) if node is not None and _all_tensors(node) else None
+                   for node in nodes]
         if all(i is None for i in indices):
             return indices, None
         return indices, build_module(source)

@@ -46,6 +46,7 @@ class ModuleSource:
         self.parts = [csrc_text("sg_abi.h"), csrc_text("sg_kernels.h")]
         self.regions = [(1, self._lines(), "the C runtime headers (csrc/)")]
         self.names = []
+        self.uses_blas = False  # some node function calls ctx->blas
         self._by_signature = {}
 
     def _lines(self):
@@ -68,6 +69,7 @@ class ModuleSource:
         header = f"/* {_comment_safe(str(node.op))}: " \
                  f"{', '.join(_comment_safe(str(v.type)) for v in node.inputs)} */\n"
         self.parts.append(header + code)
+        self.uses_blas = self.uses_blas or "ctx->blas" in code
         self.regions.append((first, self._lines(), _describe(node)))
         self.names.append(name)
         if signature is not None:
@@ -121,6 +123,10 @@ def load_module(path):
 
 def build_module(source):
     """Compile (or find in the cache) and load the module of a ModuleSource."""
+    if source.uses_blas:
+        from symgraph.link.c.runtime import ensure_blas
+
+        ensure_blas()  # before any VM is built on this module
     labels = sorted({label.split(" (node")[0] for _, _, label in source.regions[1:]})
     entry = cache.get_library(source.text(), flags=compiler.module_flags(),
                               description=", ".join(labels)[:200], regions=source.regions)

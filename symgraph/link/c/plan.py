@@ -8,10 +8,11 @@ the current state), and one cell per output; an output that *is* a graph
 input is given that input's cell, as the Python linker does.
 """
 from symgraph.graph.basic import Constant
+from symgraph.link.schedule import Jump, free_lists
 
 
 class StoragePlan:
-    """Slots, cells and free lists for ``nodes`` (a schedule of ``maker.fgraph``).
+    """Slots, cells and free lists for ``steps`` (``schedule(maker.fgraph)``).
 
     Attributes: ``slot`` (variable -> index), ``n_slots``, ``inputs`` and
     ``outputs`` ((cell, slot) pairs for the VM), ``input_cells`` (explicit
@@ -20,8 +21,9 @@ class StoragePlan:
     it is).
     """
 
-    def __init__(self, maker, nodes):
+    def __init__(self, maker, steps):
         fgraph = maker.fgraph
+        nodes = [s for s in steps if not isinstance(s, Jump)]
         self.slot = {}
         n_explicit = len(maker.inputs)
         self.input_cells, self.inputs = [], []
@@ -43,7 +45,7 @@ class StoragePlan:
                 self._number(var)
         self.n_slots = len(self.slot)
         self._plan_outputs(fgraph)
-        self.free_after = self._free_lists(fgraph, nodes)
+        self.free_after = [[self.slot[v] for v in free] for free in free_lists(fgraph, steps)]
 
     def _number(self, var):
         if var not in self.slot:
@@ -60,17 +62,3 @@ class StoragePlan:
                 cells[slot] = input_cell[slot] if slot in input_cell else [None]
             self.outputs.append((cells[slot], slot))
             self.output_cells.append(cells[slot])
-
-    def _free_lists(self, fgraph, nodes):
-        keep = set(fgraph.inputs) | set(fgraph.outputs)
-        last_use = {}
-        for k, node in enumerate(nodes):
-            for var in node.inputs:
-                last_use[var] = k
-            for var in node.outputs:
-                last_use.setdefault(var, k)  # never read: free right away
-        free_after = [[] for _ in nodes]
-        for var, k in last_use.items():
-            if var not in keep and not isinstance(var, Constant):
-                free_after[k].append(self.slot[var])
-        return free_after

@@ -13,7 +13,7 @@ import sys
 from symgraph.link.c import cache, compiler
 from symgraph.link.c.module import csrc_text
 
-ABI_VERSION = 3  # SG_ABI_VERSION in csrc/sg_abi.h
+ABI_VERSION = 4  # SG_ABI_VERSION in csrc/sg_abi.h
 VM_FLAGS = ("-O2", "-fPIC", "-shared", "-std=gnu11", "-Wall", "-fno-strict-aliasing")
 _MODULE_NAME = "symgraph.link.c._cvm"
 
@@ -39,3 +39,18 @@ def cvm():
         raise RuntimeError(f"csrc/sg_abi.h says ABI {module.ABI_VERSION}, runtime.py expects "
                            f"{ABI_VERSION}: update ABI_VERSION in {__file__}")
     return module
+
+
+@functools.lru_cache(maxsize=None)
+def ensure_blas():
+    """Give the VM SciPy's BLAS function pointers (once per process).
+
+    Generated code reaches BLAS through ``ctx->blas`` (csrc/sg_abi.h); the
+    pointers come from ``scipy.linalg.cython_blas``, so symgraph links no
+    BLAS of its own and uses the same library (and thread pool) as SciPy.
+
+    >>> ensure_blas()
+    """
+    from scipy.linalg import cython_blas
+
+    cvm().set_blas(cython_blas.__pyx_capi__)

@@ -1,0 +1,9 @@
+"""Imports every module that registers C generators (``registry.register_c_generator``).
+
+The linker imports this module once before generating code, so an op family's
+C lives next to the other C generators and is found without the op's module
+importing the C backend.  Add one line per generator module.
+"""
+import symgraph.link.c.elemwise  # noqa: F401
+import symgraph.link.c.ifelse  # noqa: F401
+import symgraph.link.c.ifelse  # noqa: F401
