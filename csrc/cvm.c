@@ -53,6 +53,14 @@ typedef struct {
     sg_ctx ctx;
     PyObject *error_handler, *keepalive, *input_cells, *output_cells, *nodes;
     PyObject *profile_seconds, *profile_calls; /* lists, one entry per step, when profiled */
+    /* shared-variable updates: after a call, cell[0] = the value in slot */
+    int n_updates;
+    PyObject **upd_cells;
+    int *upd_slots;
+    /* the direct call path (VM.run): explicit inputs, their expected types */
+    int n_explicit, n_returned, return_list, trust_input;
+    int *arg_typenum, *arg_ndim;
+    int64_t *arg_shape;               /* n_explicit * SG_MAXDIMS; -1: any size */
 } VM;
 
 /* -- small helpers ----------------------------------------------------------- */
@@ -472,22 +480,9 @@ static PyObject *VM_time_nodes(VM *vm, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
+/* Run every step once, over slots already holding the inputs; 0 or -1 (error reported). */
+static int run_steps(VM *vm)
 {
-    if (PyTuple_GET_SIZE(args) != 0 || (kwargs && PyDict_GET_SIZE(kwargs))) {
-        PyErr_SetString(PyExc_TypeError, "the VM takes no arguments: it reads its input cells");
-        return NULL;
-    }
-    if (vm->running) {
-        PyErr_SetString(PyExc_RuntimeError, "VM called again while it runs (recursion)");
-        return NULL;
-    }
-    vm->running = 1;
-    if (load_inputs(vm) < 0) {
-        clear_slots(vm, 0);
-        vm->running = 0;
-        return NULL;
-    }
     for (int k = 0; k < vm->n_steps;) {
         Step *st = &vm->steps[k];
         if (st->kind == STEP_JUMP) {
@@ -499,8 +494,7 @@ static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
                     if (!PyErr_Occurred())
                         PyErr_SetString(PyExc_RuntimeError, "VM: condition not computed");
                     report_error(vm, k);
-                    vm->running = 0;
-                    return NULL;
+                    return -1;
                 }
             }
             if (jump) {  /* a jump's frees: the values read only in the range it skips */
@@ -519,20 +513,148 @@ static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
             rc = add_time(vm, k, now_seconds() - started);
         if (rc < 0) {
             report_error(vm, k);
-            vm->running = 0;
-            return NULL;
+            return -1;
         }
         if (vm->gc)
             for (int f = 0; f < st->nfree; f++)
                 Py_CLEAR(vm->slots[st->free_slots[f]]);
         k++;
     }
-    int rc = store_outputs(vm);
+    return 0;
+}
+
+/* Write each update's new value into its shared variable's cell (all after all steps). */
+static int apply_updates(VM *vm)
+{
+    for (int u = 0; u < vm->n_updates; u++) {
+        PyObject *v = vm->slots[vm->upd_slots[u]];
+        if (!v) {
+            PyErr_Format(PyExc_RuntimeError, "VM: update %d was not computed", u);
+            return -1;
+        }
+        Py_INCREF(v);
+        if (PyList_SetItem(vm->upd_cells[u], 0, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The function's outputs (the first n_returned fgraph outputs): one value, or a list. */
+static PyObject *returned_values(VM *vm)
+{
+    if (!vm->return_list && vm->n_returned == 1) {
+        PyObject *v = vm->slots[vm->out_slots[0]];
+        v = v ? v : Py_None;
+        Py_INCREF(v);
+        return v;
+    }
+    if (!vm->return_list && vm->n_returned == 0)
+        Py_RETURN_NONE;
+    PyObject *list = PyList_New(vm->n_returned);
+    for (int o = 0; list && o < vm->n_returned; o++) {
+        PyObject *v = vm->slots[vm->out_slots[o]];
+        v = v ? v : Py_None;
+        Py_INCREF(v);
+        PyList_SET_ITEM(list, o, v);
+    }
+    return list;
+}
+
+static PyObject *VM_call(VM *vm, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"n_calls", NULL};
+    long n_calls = -1;
+    if (PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "the VM reads its input cells: call it with no "
+                        "arguments, or n_calls=N");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|l", names, &n_calls))
+        return NULL;
+    if (vm->running) {
+        PyErr_SetString(PyExc_RuntimeError, "VM called again while it runs (recursion)");
+        return NULL;
+    }
+    vm->running = 1;
+    for (long call = 0; call < (n_calls < 0 ? 1 : n_calls); call++) {
+        if (load_inputs(vm) < 0 || run_steps(vm) < 0 || store_outputs(vm) < 0 ||
+            apply_updates(vm) < 0) {
+            clear_slots(vm, 0);
+            vm->running = 0;
+            return NULL;
+        }
+        if (call + 1 < n_calls)
+            clear_slots(vm, !vm->gc);
+    }
+    PyObject *result = n_calls < 0 ? (Py_INCREF(Py_None), Py_None) : returned_values(vm);
     clear_slots(vm, !vm->gc);
     vm->running = 0;
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return result;
+}
+
+/* An explicit input the caller passed: usable as is (an aligned native ndarray of the
+ * input's dtype, rank and static shape)? Anything else goes through the Python filter. */
+static int argument_fits(VM *vm, int i, PyObject *v)
+{
+    if (!PyArray_CheckExact(v))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)v;
+    if (PyArray_TYPE(a) != vm->arg_typenum[i] || PyArray_NDIM(a) != vm->arg_ndim[i] ||
+        !PyArray_ISALIGNED(a) || !PyArray_ISNOTSWAPPED(a))
+        return 0;
+    const int64_t *want = vm->arg_shape + (size_t)i * SG_MAXDIMS;
+    for (int d = 0; d < vm->arg_ndim[i]; d++)
+        if (want[d] >= 0 && want[d] != PyArray_DIMS(a)[d])
+            return 0;
+    return 1;
+}
+
+/* Even a trusted argument must be what C steps read it as: a wrong one would crash. */
+static int read_safely(VM *vm, int i, PyObject *v)
+{
+    int slot = vm->in_slots[i];
+    if (vm->check_typenum[slot] < 0)
+        return 1;
+    if (!PyArray_Check(v))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)v;
+    return PyArray_TYPE(a) == vm->check_typenum[slot] && PyArray_NDIM(a) == vm->check_ndim[slot]
+        && PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a);
+}
+
+/* VM.run(*args): the whole call in C.  Returns NotImplemented (having run nothing)
+ * when an argument needs the Python filter; the caller then takes the slow path. */
+static PyObject *VM_run(VM *vm, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != vm->n_explicit || vm->running)
+        Py_RETURN_NOTIMPLEMENTED;
+    for (int i = 0; i < vm->n_explicit; i++)
+        if (!(vm->trust_input ? read_safely(vm, i, args[i]) : argument_fits(vm, i, args[i])))
+            Py_RETURN_NOTIMPLEMENTED;
+    vm->running = 1;
+    for (int i = 0; i < vm->n_explicit; i++) {
+        Py_INCREF(args[i]);
+        Py_XSETREF(vm->slots[vm->in_slots[i]], args[i]);
+    }
+    int rc = 0;
+    for (int i = vm->n_explicit; i < vm->n_inputs && rc == 0; i++) {  /* shared state */
+        PyObject *v = PyList_GET_ITEM(vm->in_cells[i], 0);
+        int slot = vm->in_slots[i];
+        if (vm->check_typenum[slot] >= 0)
+            v = checked_array(v, vm->check_typenum[slot], vm->check_ndim[slot], "input", i);
+        else
+            Py_INCREF(v);
+        if (!v)
+            rc = -1;
+        else
+            Py_XSETREF(vm->slots[slot], v);
+    }
+    PyObject *result = NULL;
+    if (rc == 0 && run_steps(vm) == 0 && apply_updates(vm) == 0)
+        result = returned_values(vm);
+    clear_slots(vm, result ? !vm->gc : 0);
+    vm->running = 0;
+    return result;
 }
 
 /* -- construction ------------------------------------------------------------- */
@@ -706,22 +828,73 @@ static int parse_plan(VM *vm, PyObject *constants, PyObject *checks)
     return 0;
 }
 
+/* arg_types: per explicit input (the first inputs), (typenum, ndim, static shape with
+ * None for unknown sizes), for VM.run's check. */
+static int parse_arg_types(VM *vm, PyObject *arg_types)
+{
+    PyObject *fast = PySequence_Fast(arg_types, "arg_types");
+    if (!fast)
+        return -1;
+    int n = (int)PySequence_Fast_GET_SIZE(fast);
+    if (n > vm->n_inputs) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_ValueError, "VM: more arg_types than inputs");
+        return -1;
+    }
+    vm->n_explicit = n;
+    vm->arg_typenum = PyMem_Calloc(n ? n : 1, sizeof(int));
+    vm->arg_ndim = PyMem_Calloc(n ? n : 1, sizeof(int));
+    vm->arg_shape = PyMem_Calloc((size_t)(n ? n : 1) * SG_MAXDIMS, sizeof(int64_t));
+    if (!vm->arg_typenum || !vm->arg_ndim || !vm->arg_shape) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *shape;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "iiO", &vm->arg_typenum[i],
+                              &vm->arg_ndim[i], &shape) ||
+            vm->arg_ndim[i] < 0 || vm->arg_ndim[i] > SG_MAXDIMS ||
+            PySequence_Size(shape) != vm->arg_ndim[i]) {
+            Py_DECREF(fast);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "VM: bad arg_types entry");
+            return -1;
+        }
+        for (int d = 0; d < vm->arg_ndim[i]; d++) {
+            PyObject *size = PySequence_GetItem(shape, d);
+            vm->arg_shape[(size_t)i * SG_MAXDIMS + d] =
+                size == Py_None ? -1 : PyLong_AsLongLong(size);
+            Py_XDECREF(size);
+        }
+        if (PyErr_Occurred()) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
 static int VM_init(VM *vm, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"n_slots", "constants", "checks", "inputs", "outputs", "steps",
                             "error_handler", "gc", "keepalive", "input_cells",
-                            "output_cells", "nodes", NULL};
+                            "output_cells", "nodes", "updates", "n_returned", "return_list",
+                            "arg_types", NULL};
     int n_slots, gc = 1;
     PyObject *constants, *checks, *inputs, *outputs, *steps, *handler = Py_None;
     PyObject *keepalive = Py_None, *input_cells = Py_None, *output_cells = Py_None;
-    PyObject *nodes = Py_None;
+    PyObject *nodes = Py_None, *updates = NULL, *arg_types = NULL;
+    int n_returned = 0, return_list = 1;
     if (vm->slots) {
         PyErr_SetString(PyExc_RuntimeError, "VM already initialized");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOOOOO|OpOOOO", names, &n_slots,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOOOOO|OpOOOOOipO", names, &n_slots,
                                      &constants, &checks, &inputs, &outputs, &steps, &handler,
-                                     &gc, &keepalive, &input_cells, &output_cells, &nodes))
+                                     &gc, &keepalive, &input_cells, &output_cells, &nodes,
+                                     &updates, &n_returned, &return_list, &arg_types))
         return -1;
     if (n_slots < 0) {
         PyErr_SetString(PyExc_ValueError, "VM: n_slots < 0");
@@ -746,8 +919,16 @@ static int VM_init(VM *vm, PyObject *args, PyObject *kwargs)
     vm->input_cells = input_cells, vm->output_cells = output_cells, vm->nodes = nodes;
     if (parse_plan(vm, constants, checks) < 0 ||
         parse_cells(vm, inputs, &vm->in_cells, &vm->in_slots, &vm->n_inputs, "input") < 0 ||
-        parse_cells(vm, outputs, &vm->out_cells, &vm->out_slots, &vm->n_outputs, "output") < 0)
+        parse_cells(vm, outputs, &vm->out_cells, &vm->out_slots, &vm->n_outputs, "output") < 0 ||
+        (updates && parse_cells(vm, updates, &vm->upd_cells, &vm->upd_slots, &vm->n_updates,
+                                "update") < 0) ||
+        (arg_types && parse_arg_types(vm, arg_types) < 0))
         return -1;
+    if (n_returned < 0 || n_returned > vm->n_outputs) {
+        PyErr_SetString(PyExc_ValueError, "VM: n_returned out of range");
+        return -1;
+    }
+    vm->n_returned = n_returned, vm->return_list = return_list;
     PyObject *fast = PySequence_Fast(steps, "steps");
     if (!fast)
         return -1;
@@ -790,6 +971,8 @@ static int VM_traverse(VM *vm, visitproc visit, void *arg)
         Py_VISIT(vm->in_cells[i]);
     for (int i = 0; vm->out_cells && i < vm->n_outputs; i++)
         Py_VISIT(vm->out_cells[i]);
+    for (int i = 0; vm->upd_cells && i < vm->n_updates; i++)
+        Py_VISIT(vm->upd_cells[i]);
     for (int k = 0; vm->steps && k < vm->n_steps; k++) {
         Py_VISIT(vm->steps[k].perform);
         Py_VISIT(vm->steps[k].node);
@@ -813,6 +996,8 @@ static int VM_clear(VM *vm)
         Py_CLEAR(vm->in_cells[i]);
     for (int i = 0; vm->out_cells && i < vm->n_outputs; i++)
         Py_CLEAR(vm->out_cells[i]);
+    for (int i = 0; vm->upd_cells && i < vm->n_updates; i++)
+        Py_CLEAR(vm->upd_cells[i]);
     for (int k = 0; vm->steps && k < vm->n_steps; k++) {
         Py_CLEAR(vm->steps[k].perform);
         Py_CLEAR(vm->steps[k].node);
@@ -842,6 +1027,8 @@ static void VM_dealloc(VM *vm)
     PyMem_Free(vm->in_cells), PyMem_Free(vm->out_cells);
     PyMem_Free(vm->in_slots), PyMem_Free(vm->out_slots);
     PyMem_Free(vm->arr_in), PyMem_Free(vm->arr_out), PyMem_Free(vm->produced);
+    PyMem_Free(vm->upd_cells), PyMem_Free(vm->upd_slots);
+    PyMem_Free(vm->arg_typenum), PyMem_Free(vm->arg_ndim), PyMem_Free(vm->arg_shape);
     Py_TYPE(vm)->tp_free((PyObject *)vm);
 }
 
@@ -851,6 +1038,14 @@ static PyObject *VM_get_n_c_steps(VM *vm, void *closure)
     for (int k = 0; k < vm->n_steps; k++)
         n += vm->steps[k].kind == STEP_C;
     return PyLong_FromLong(n);
+}
+
+static PyObject *VM_get_step_is_c(VM *vm, void *closure)
+{
+    PyObject *list = PyList_New(vm->n_steps);
+    for (int k = 0; list && k < vm->n_steps; k++)
+        PyList_SET_ITEM(list, k, PyBool_FromLong(vm->steps[k].kind == STEP_C));
+    return list;
 }
 
 static PyMemberDef VM_members[] = {
@@ -863,6 +1058,8 @@ static PyMemberDef VM_members[] = {
     {"nodes", T_OBJECT, offsetof(VM, nodes), READONLY, "the Apply node of each step"},
     {"n_steps", T_INT, offsetof(VM, n_steps), READONLY, "steps in the schedule"},
     {"gc", T_INT, offsetof(VM, gc), READONLY, "1: intermediates freed after last use"},
+    {"trust_input", T_INT, offsetof(VM, trust_input), 0,
+     "1: run() takes its arguments unchecked (the caller vouches for their types)"},
     {NULL}
 };
 
@@ -873,6 +1070,9 @@ static PyObject *VM_get_vm(VM *vm, void *closure)
 }
 
 static PyMethodDef VM_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))VM_run, METH_FASTCALL,
+     "run(*inputs): one call with the explicit inputs, updates applied; returns the "
+     "function's outputs, or NotImplemented when an input needs conversion"},
     {"time_nodes", (PyCFunction)VM_time_nodes, METH_VARARGS,
      "time_nodes(seconds, calls): from now on add each step's run time to seconds[k] and "
      "count it in calls[k] (profiling; the lists have one entry per step)"},
@@ -881,6 +1081,8 @@ static PyMethodDef VM_methods[] = {
 
 static PyGetSetDef VM_getset[] = {
     {"n_c_steps", (getter)VM_get_n_c_steps, NULL, "steps that run generated C code", NULL},
+    {"step_is_c", (getter)VM_get_step_is_c, NULL,
+     "per step: True when it runs generated C code (nodes[k] is its node)", NULL},
     {"vm", (getter)VM_get_vm, NULL, "the VM itself (the program is the VM)", NULL},
     {NULL}
 };

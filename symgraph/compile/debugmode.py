@@ -155,6 +155,9 @@ class _DebugProgram:
                     f"{_producer(out)}) differs from the unoptimized graph's ({problem}), "
                     f"and no single rewrite was found to differ")
             self.output_cells[k][0] = got[out]
+        n_out = len(self.maker.outputs)
+        for (var, _), cell in zip(self.maker.updates, self.output_cells[n_out:]):
+            var.container.storage[0] = cell[0]
 
     def _run(self, fgraph, values):
         known = dict(zip(fgraph.inputs, values))

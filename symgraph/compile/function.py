@@ -260,19 +260,35 @@ class Function:
     def __init__(self, maker, program):
         self.maker = maker
         self.fn = program
-        self.trust_input = False
+        self._run = getattr(program, "run", None)  # the whole call in C, when it can be
         self.name = maker.name
         self.input_cells = program.input_cells
         self.output_cells = program.output_cells
         self._n_out = len(maker.outputs)
         self._update_containers = [var.container.storage for var, _ in maker.updates]
+        self.trust_input = False
         self._by_name = {spec.name: k for k, spec in enumerate(maker.inputs) if spec.name}
         self._types = [spec.variable.type for spec in maker.inputs]
         state = [id(c) for c in self.input_cells] + [id(s) for s in self._update_containers]
         state += [id(v.container.storage) for v in maker.shared]
         self._scratch_cells = [c for c in self.output_cells if id(c) not in set(state)]
 
+    @property
+    def trust_input(self):
+        """True: inputs are taken as given, without checks or conversion (faster)."""
+        return self._trust_input
+
+    @trust_input.setter
+    def trust_input(self, value):
+        self._trust_input = bool(value)
+        if hasattr(self.fn, "trust_input"):
+            self.fn.trust_input = self._trust_input
+
     def __call__(self, *args, **kwargs):
+        if self._run is not None and not kwargs:
+            result = self._run(*args)
+            if result is not NotImplemented:
+                return result
         specs = self.maker.inputs
         if len(args) > len(specs):
             raise TypeError(f"{self._label()} takes {len(specs)} inputs, got {len(args)}")
@@ -304,10 +320,8 @@ class Function:
             for cell in self.input_cells:  # do not keep the caller's arrays alive
                 cell[0] = None
             raise
-        cells = self.output_cells
+        cells = self.output_cells  # the program has applied the updates
         outputs = [cells[i][0] for i in range(self._n_out)]
-        for storage, cell in zip(self._update_containers, cells[self._n_out:]):
-            storage[0] = cell[0]
         for cell in self._scratch_cells:
             cell[0] = None
         for cell in self.input_cells:

@@ -55,7 +55,8 @@ class CVMLinker:
             plan.n_slots, plan.constants, [(s, t, n) for s, (t, n) in checks.items()],
             plan.inputs, plan.outputs, steps, error_handler=_error_handler(nodes), gc=self.gc,
             keepalive=module, input_cells=plan.input_cells, output_cells=plan.output_cells,
-            nodes=nodes)
+            nodes=nodes, updates=plan.updates, n_returned=len(maker.outputs),
+            return_list=maker.return_list, arg_types=_arg_types(maker))
 
     def _compile(self, nodes):
         """Per node: its index in the module's function table, or None (perform)."""
@@ -70,6 +71,18 @@ class CVMLinker:
         if all(i is None for i in indices):
             return indices, None
         return indices, build_module(source)
+
+
+def _arg_types(maker):
+    """Per explicit input: (typenum, ndim, static shape), or (-1, 0, ()) if not a tensor."""
+    from symgraph.tensor.type import TensorType
+
+    types = []
+    for spec in maker.inputs:
+        t = spec.variable.type
+        types.append((np.dtype(t.dtype).num, t.ndim, t.shape) if isinstance(t, TensorType)
+                      else (-1, 0, ()))
+    return types
 
 
 def _all_tensors(node):

@@ -18,7 +18,7 @@ class StoragePlan:
     ``outputs`` ((cell, slot) pairs for the VM), ``input_cells`` (explicit
     inputs only) and ``output_cells`` (for the Function), ``constants``
     ((slot, value) pairs), ``free_after`` (per step: slots whose last reader
-    it is).
+    it is), ``updates`` ((shared variable's cell, slot of its new value) pairs).
     """
 
     def __init__(self, maker, steps):
@@ -45,6 +45,9 @@ class StoragePlan:
                 self._number(var)
         self.n_slots = len(self.slot)
         self._plan_outputs(fgraph)
+        n_out = len(maker.outputs)
+        self.updates = [(var.container.storage, self.slot[value])
+                        for (var, _), value in zip(maker.updates, fgraph.outputs[n_out:])]
         self.free_after = [[self.slot[v] for v in free] for free in free_lists(fgraph, steps)]
 
     def _number(self, var):

@@ -328,3 +328,56 @@ def test_profiling_times_every_step(rng):
     assert all(row.calls == 3 and row.seconds > 0 for row in rows)
     with pytest.raises(ValueError, match="one entry per node"):
         f.fn.vm.time_nodes([0.0], [0])
+
+
+# -- the call paths: run(), n_calls, updates applied by the VM, trust_input -----------------
+@pytest.mark.parametrize("linker", ["py", "cvm", "cvm_nogc"])
+def test_n_calls_runs_a_training_loop_and_returns_the_last_outputs(linker, rng):
+    w0 = rng.normal(size=3)
+    w = sg.shared(w0.copy(), name="w")
+    x = sg.shared(rng.normal(size=(8, 3)), name="x")
+    cost = (T.dot(x, w) ** 2).mean()
+    f = sg.function([], [cost, w * 1], updates=[(w, w - 0.1 * sg.grad(cost, w))],
+                    mode=sg.Mode(linker=linker))
+    last_cost, last_w = f.fn(n_calls=5)
+    want = w0.copy()
+    xv = x.get_value()
+    for _ in range(5):
+        want_cost, want_w = np.mean((xv @ want) ** 2), want.copy()
+        want = want - 0.1 * 2 * xv.T @ (xv @ want) / len(xv)
+    np.testing.assert_allclose(last_cost, want_cost)
+    np.testing.assert_allclose(last_w, want_w)
+    np.testing.assert_allclose(w.get_value(), want)
+
+
+@pytest.mark.parametrize("linker", ["cvm", "cvm_nogc"])
+def test_run_takes_the_whole_call_in_c_and_falls_back_for_conversion(linker, rng):
+    x = T.dvector("x")
+    counter = sg.shared(np.int64(0), name="n")
+    f = sg.function([x], x * 2, updates=[(counter, counter + 1)], mode=sg.Mode(linker=linker))
+    v = rng.normal(size=3)
+    assert f.fn.run(v) is not NotImplemented
+    assert f.fn.run([1.0, 2.0]) is NotImplemented  # a list needs the Python filter
+    assert f.fn.run(v.astype("float32")) is NotImplemented
+    assert counter.get_value() == 1  # run() applied the update; the refusals ran nothing
+    np.testing.assert_allclose(f(v), 2 * v)
+    assert f([1.0, 2.0]).tolist() == [2.0, 4.0]
+    assert counter.get_value() == 3
+
+
+def test_a_static_shape_is_checked_on_the_c_path(rng):
+    x = T.tensor("float64", (3,), name="x")
+    f = sg.function([x], x + 1, mode=sg.Mode(linker="cvm"))
+    with pytest.raises(ValueError, match="dimension 0 must have size 3"):
+        f(np.zeros(4))
+
+
+def test_trust_input_never_lets_c_read_the_wrong_dtype(rng):
+    x = T.dvector("x")
+    f = sg.function([x], T.exp(x), mode=sg.Mode(linker="cvm"))
+    f.trust_input = True
+    assert f.fn.trust_input == 1
+    np.testing.assert_allclose(f(np.zeros(2)), [1.0, 1.0])
+    # a float32 array would be misread by float64 C: the call takes the checked path
+    with pytest.raises(TypeError):
+        f(np.zeros(2, dtype="float32"))
