@@ -16,3 +16,7 @@ from symgraph.tensor.nnet.losses import (CrossentropyCategorical1Hot,
                                          crossentropy_softmax_1hot,
                                          crossentropy_softmax_1hot_with_bias,
                                          sigmoid_binary_crossentropy)
+from symgraph.tensor.nnet.activations import hardtanh, ultra_fast_sigmoid
+from symgraph.tensor.nnet.dropout import dropout
+from symgraph.tensor.nnet.losses import (binary_hinge_loss, hinge, multiclass_hinge_loss,
+                                         squared_error)

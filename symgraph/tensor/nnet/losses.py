@@ -14,7 +14,7 @@ from symgraph.tensor.basic import arange, cast, zeros_like
 from symgraph.tensor.elemwise import broadcast_static_shape
 from symgraph.tensor.nnet.basic import log_softmax, softmax
 from symgraph.tensor.type import DISCRETE_DTYPES, INT_DTYPES, TensorType, upgrade_to_float
-from symgraph.tensor.var import as_tensor_variable
+from symgraph.tensor.var import as_tensor_variable, constant
 
 
 def _check_targets(coding_dist, targets, who):
@@ -192,3 +192,76 @@ def sigmoid_binary_crossentropy(output, target):
     """
     output, target = as_tensor_variable(output), as_tensor_variable(target)
     return math.softplus(output) - target * output
+
+
+# -- regression and margin losses (Lasagne's ``objectives``) -----------------------
+def squared_error(a, b):
+    """``(a - b) ** 2``, elementwise (Lasagne's ``squared_error``; take the mean yourself).
+
+    >>> import symgraph.tensor as T
+    >>> squared_error(T.as_tensor([1.0, 2.0]), T.as_tensor([3.0, 2.5])).eval().tolist()
+    [4.0, 0.25]
+    """
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    return math.sqr(a - b)
+
+
+def hinge(predictions, targets, delta=1):
+    """The binary hinge loss ``max(0, delta - targets * predictions)``, elementwise, for
+    targets in {-1, +1} and real-valued scores (see :func:`binary_hinge_loss` for 0/1
+    targets and :func:`multiclass_hinge_loss` for several classes).
+
+    >>> import symgraph.tensor as T
+    >>> hinge(T.as_tensor([2.0, 0.5, -1.0]), T.as_tensor([1.0, 1.0, 1.0])).eval().tolist()
+    [0.0, 0.5, 2.0]
+    """
+    predictions, targets = as_tensor_variable(predictions), as_tensor_variable(targets)
+    return math.relu(delta - targets * predictions)
+
+
+def binary_hinge_loss(predictions, targets, delta=1, log_odds=True, binary=True):
+    """Lasagne's ``binary_hinge_loss``: :func:`hinge` with 0/1 ``targets`` (``binary=True``
+    maps them to -1/+1) and scores that are log-odds (``log_odds=False``: probabilities,
+    turned into log-odds first).
+
+    >>> import symgraph.tensor as T
+    >>> scores, labels = T.as_tensor([2.0, 0.5, 0.5]), T.as_tensor([1.0, 1.0, 0.0])
+    >>> binary_hinge_loss(scores, labels).eval().tolist()
+    [0.0, 0.5, 1.5]
+    """
+    predictions, targets = as_tensor_variable(predictions), as_tensor_variable(targets)
+    if not log_odds:
+        predictions = math.log(predictions) - math.log1p(-predictions)
+    if binary:
+        targets = 2 * targets - 1
+    return hinge(predictions, targets, delta)
+
+
+def multiclass_hinge_loss(predictions, targets, delta=1):
+    """The multiclass hinge loss of Crammer and Singer (Lasagne's ``multiclass_hinge_loss``):
+    ``max(0, max_{k != t} predictions[k] - predictions[t] + delta)`` per row, classes on
+    the last axis.  ``targets`` are integer class indices (one dimension fewer) or a
+    one-hot tensor shaped like ``predictions``; indices must be in range.
+
+    >>> import symgraph.tensor as T
+    >>> scores = T.as_tensor([[3.0, 1.0, 2.5], [0.0, 2.0, 1.0]])
+    >>> multiclass_hinge_loss(scores, T.as_tensor([0, 2])).eval().tolist()
+    [0.5, 2.0]
+    """
+    predictions, targets = as_tensor_variable(predictions), as_tensor_variable(targets)
+    if predictions.ndim < 1 or predictions.dtype in DISCRETE_DTYPES:
+        raise TypeError(f"multiclass_hinge_loss: predictions must be float scores with classes "
+                        f"on the last axis, got {predictions.type}")
+    if targets.ndim == predictions.ndim - 1 and targets.dtype in INT_DTYPES:
+        is_target = _one_hot_mask(targets, predictions)
+    elif targets.ndim == predictions.ndim:
+        is_target = math.neq(targets, 0)
+    else:
+        raise TypeError(f"multiclass_hinge_loss: targets {targets.type} must be integer indices "
+                        f"with one dimension fewer than predictions {predictions.type}, or "
+                        f"one-hot with the same shape")
+    zero = constant(0, dtype=predictions.dtype)
+    lowest = constant(-np.inf, dtype=predictions.dtype)
+    correct = math.sum(math.switch(is_target, predictions, zero), axis=-1)
+    best_other = math.max(math.switch(is_target, lowest, predictions), axis=-1)
+    return math.relu(best_other - correct + delta)

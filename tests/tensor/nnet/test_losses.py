@@ -234,3 +234,103 @@ def test_sigmoid_binary_crossentropy_verify_grad(rng):
 def test_theano_style_access_through_tensor_namespace():
     assert T.nnet.categorical_crossentropy is categorical_crossentropy
     assert T.nnet.binary_crossentropy is binary_crossentropy
+
+
+# -- squared error and hinge losses -----------------------------------------------
+from symgraph.tensor.nnet import (binary_hinge_loss, crossentropy_categorical_1hot,  # noqa: E402
+                                  hinge, multiclass_hinge_loss, squared_error)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_squared_error(rng, dtype):
+    a, b = T.matrix("a", dtype=dtype), T.matrix("b", dtype=dtype)
+    av, bv = (rng.standard_normal((4, 3)).astype(dtype) for _ in range(2))
+    out = sg.function([a, b], squared_error(a, b))(av, bv)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, (av - bv) ** 2, rtol=TOL[dtype])
+    sg.verify_grad(squared_error, [rng.standard_normal((3, 2)), rng.standard_normal((3, 2))],
+                   rng=rng)
+
+
+def _off_kink_scores(rng, targets, delta=1.0):
+    """Scores whose margins delta - t * s stay 0.1 or more from 0 (the hinge's kink)."""
+    scores = rng.standard_normal(targets.shape) * 2
+    margin = delta - targets * scores
+    scores[np.abs(margin) < 0.1] += 0.3 * targets[np.abs(margin) < 0.1]
+    return scores
+
+
+def test_hinge_matches_numpy(rng):
+    targets = rng.choice([-1.0, 1.0], size=(5, 4))
+    scores = _off_kink_scores(rng, targets, 0.5)
+    s, t = T.dmatrix("s"), T.dmatrix("t")
+    out = sg.function([s, t], hinge(s, t, delta=0.5))(scores, targets)
+    np.testing.assert_allclose(out, np.maximum(0, 0.5 - targets * scores), rtol=1e-12)
+    sg.verify_grad(lambda v: hinge(v, targets, 0.5), [scores], rng=rng)
+
+
+def test_binary_hinge_loss_forms(rng):
+    labels = rng.integers(0, 2, size=8).astype("float64")
+    scores = _off_kink_scores(rng, 2 * labels - 1)
+    s, y = T.dvector("s"), T.dvector("y")
+    f = sg.function([s, y], binary_hinge_loss(s, y))
+    np.testing.assert_allclose(f(scores, labels), np.maximum(0, 1 - (2 * labels - 1) * scores))
+    # already -1/+1 targets, and probabilities instead of log-odds
+    g = sg.function([s, y], binary_hinge_loss(s, y, binary=False, log_odds=False))
+    probabilities = scipy.special.expit(scores)
+    np.testing.assert_allclose(g(probabilities, 2 * labels - 1), f(scores, labels), rtol=1e-9)
+    sg.verify_grad(lambda v: binary_hinge_loss(v, labels), [scores], rng=rng)
+
+
+def _multiclass_hinge_reference(scores, labels, delta):
+    out = np.empty(len(labels))
+    for row, (s, label) in enumerate(zip(scores, labels)):
+        others = np.delete(s, label)
+        out[row] = max(0.0, others.max() - s[label] + delta)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_multiclass_hinge_loss_matches_loop(rng, dtype):
+    scores = (rng.standard_normal((9, 4)) * 2).astype(dtype)
+    labels = rng.integers(0, 4, size=9)
+    s, y, t = T.matrix("s", dtype=dtype), T.lvector("y"), T.matrix("t", dtype=dtype)
+    f = sg.function([s, y, t], [multiclass_hinge_loss(s, y, delta=0.5),
+                                multiclass_hinge_loss(s, t, delta=0.5)])
+    from_labels, from_one_hot = f(scores, labels, np.eye(4, dtype=dtype)[labels])
+    want = _multiclass_hinge_reference(scores.astype("float64"), labels, 0.5)
+    assert from_labels.dtype == dtype
+    np.testing.assert_allclose(from_labels, want, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_array_equal(from_one_hot, from_labels)
+
+
+def test_multiclass_hinge_loss_gradient(rng):
+    labels = rng.integers(0, 5, size=6)
+    scores = rng.standard_normal((6, 5)) * 2
+    scores[np.arange(6), labels] += 0.5  # some rows inside the margin, some outside
+    sg.verify_grad(lambda v: multiclass_hinge_loss(v, labels), [scores], rng=rng)
+    with pytest.raises(TypeError):
+        multiclass_hinge_loss(T.dmatrix("s"), T.dvector("y"))
+
+
+# -- the forms of the 1-hot cross-entropy ------------------------------------------
+@pytest.mark.parametrize("label_dtype", ["int32", "int64", "uint8"])
+def test_crossentropy_categorical_1hot_forms(rng, label_dtype):
+    """Theano's spellings of the softmax + integer-label loss agree on values and gradients,
+    with and without the rewrites that fuse them."""
+    x, y = T.dmatrix("x"), T.vector("y", dtype=label_dtype)
+    p = T.nnet.softmax(x)
+    costs = [crossentropy_categorical_1hot(p, y).mean(),
+             categorical_crossentropy(p, y).mean(),
+             -T.mean(T.log(p)[T.arange(y.shape[0]), y]),  # the Theano tutorial's idiom
+             crossentropy_softmax_1hot(x, y)[0].mean()]
+    outputs = costs + [sg.grad(c, x) for c in costs]
+    xv, yv = rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, size=6).astype(label_dtype)
+    want = -np.mean(scipy.special.log_softmax(xv, axis=1)[np.arange(6), yv])
+    want_grad = (scipy.special.softmax(xv, axis=1) - np.eye(4)[yv]) / 6
+    for mode in [None, sg.Mode(optimizer=None)]:
+        results = sg.function([x, y], outputs, mode=mode)(xv, yv)
+        for value in results[:4]:
+            np.testing.assert_allclose(value, want, rtol=1e-12)
+        for grad in results[4:]:
+            np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-14)
