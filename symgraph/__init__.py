@@ -15,6 +15,7 @@ from symgraph.graph.fgraph import FunctionGraph
 from symgraph.graph.replace import clone_replace
 from symgraph.ifelse import ifelse
 from symgraph import tensor, printing
+from symgraph.scan import scan
 from symgraph.tensor import random as _random  # noqa: F401  (shared() of a Generator)
 
 __version__ = "0.1.0"
