@@ -59,6 +59,9 @@ typedef struct {
     int *upd_slots;
     /* the direct call path (VM.run): explicit inputs, their expected types */
     int n_explicit, n_returned, return_list, trust_input;
+    /* the GIL, released while a C step works on large arrays (see run_c_step) */
+    PyThreadState *released;
+    long long gil_releases;
     int *arg_typenum, *arg_ndim;
     int64_t *arg_shape;               /* n_explicit * SG_MAXDIMS; -1: any size */
 } VM;
@@ -158,7 +161,37 @@ static int can_recycle(PyObject *old, int typenum, int ndim, const int64_t *shap
     return 1;
 }
 
+/* Callbacks that create Python objects take the GIL back if the step released it. */
+static PyThreadState *hold_gil(VM *vm)
+{
+    PyThreadState *t = vm->released;
+    if (t) {
+        vm->released = NULL;
+        PyEval_RestoreThread(t);
+    }
+    return t;
+}
+
+static void drop_gil(VM *vm, PyThreadState *t)
+{
+    if (t)
+        vm->released = PyEval_SaveThread();
+}
+
+static int vm_alloc_locked(sg_ctx *ctx, int k, int ndim, const int64_t *shape,
+                           sg_array *result);
+
 static int vm_alloc(sg_ctx *ctx, int k, int ndim, const int64_t *shape, sg_array *result)
+{
+    VM *vm = (VM *)ctx->vm;
+    PyThreadState *t = hold_gil(vm);
+    int rc = vm_alloc_locked(ctx, k, ndim, shape, result);
+    drop_gil(vm, t);
+    return rc;
+}
+
+static int vm_alloc_locked(sg_ctx *ctx, int k, int ndim, const int64_t *shape,
+                           sg_array *result)
 {
     VM *vm = (VM *)ctx->vm;
     Step *st = vm->current;
@@ -182,7 +215,18 @@ static int vm_alloc(sg_ctx *ctx, int k, int ndim, const int64_t *shape, sg_array
     return 0;
 }
 
+static int vm_alias_locked(sg_ctx *ctx, int k, int i, sg_array *result);
+
 static int vm_alias(sg_ctx *ctx, int k, int i, sg_array *result)
+{
+    VM *vm = (VM *)ctx->vm;
+    PyThreadState *t = hold_gil(vm);
+    int rc = vm_alias_locked(ctx, k, i, result);
+    drop_gil(vm, t);
+    return rc;
+}
+
+static int vm_alias_locked(sg_ctx *ctx, int k, int i, sg_array *result)
 {
     VM *vm = (VM *)ctx->vm;
     Step *st = vm->current;
@@ -201,8 +245,21 @@ static int vm_alias(sg_ctx *ctx, int k, int i, sg_array *result)
     return 0;
 }
 
+static int vm_view_locked(sg_ctx *ctx, int k, int i, char *data, int ndim,
+                          const int64_t *shape, const int64_t *strides, sg_array *result);
+
 static int vm_view(sg_ctx *ctx, int k, int i, char *data, int ndim, const int64_t *shape,
                    const int64_t *strides, sg_array *result)
+{
+    VM *vm = (VM *)ctx->vm;
+    PyThreadState *t = hold_gil(vm);
+    int rc = vm_view_locked(ctx, k, i, data, ndim, shape, strides, result);
+    drop_gil(vm, t);
+    return rc;
+}
+
+static int vm_view_locked(sg_ctx *ctx, int k, int i, char *data, int ndim,
+                          const int64_t *shape, const int64_t *strides, sg_array *result)
 {
     VM *vm = (VM *)ctx->vm;
     Step *st = vm->current;
@@ -285,6 +342,22 @@ static void raise_from_ctx(VM *vm)
     PyErr_SetString(type, vm->ctx.message[0] ? vm->ctx.message : "error in generated C code");
 }
 
+#define SG_GIL_RELEASE_BYTES (1 << 18)
+
+static int64_t input_bytes(const sg_array *in, int nin)
+{
+    int64_t total = 0;
+    for (int i = 0; i < nin; i++) {
+        if (!in[i].data)
+            continue;
+        int64_t n = 8;  /* itemsize is not in sg_array: 8 bytes bounds it well enough */
+        for (int d = 0; d < in[i].ndim; d++)
+            n *= in[i].shape[d];
+        total += n;
+    }
+    return total;
+}
+
 static int run_c_step(VM *vm, Step *st, int index)
 {
     for (int i = 0; i < st->nin; i++) {
@@ -304,7 +377,17 @@ static int run_c_step(VM *vm, Step *st, int index)
     vm->ctx.step = index;
     vm->ctx.error_kind = SG_ERR_NONE;
     vm->ctx.message[0] = 0;
-    if (st->fn(&vm->ctx, vm->arr_in, vm->arr_out) != 0) {
+    /* Large inputs: the step's work dwarfs a GIL hand-off, so let other threads run. */
+    if (input_bytes(vm->arr_in, st->nin) >= SG_GIL_RELEASE_BYTES) {
+        vm->released = PyEval_SaveThread();
+        vm->gil_releases++;
+    }
+    int rc = st->fn(&vm->ctx, vm->arr_in, vm->arr_out);
+    if (vm->released) {
+        PyEval_RestoreThread(vm->released);
+        vm->released = NULL;
+    }
+    if (rc != 0) {
         raise_from_ctx(vm);
         return -1;
     }
@@ -1058,6 +1141,8 @@ static PyMemberDef VM_members[] = {
     {"nodes", T_OBJECT, offsetof(VM, nodes), READONLY, "the Apply node of each step"},
     {"n_steps", T_INT, offsetof(VM, n_steps), READONLY, "steps in the schedule"},
     {"gc", T_INT, offsetof(VM, gc), READONLY, "1: intermediates freed after last use"},
+    {"gil_releases", T_LONGLONG, offsetof(VM, gil_releases), READONLY,
+     "C steps run without the GIL so far (steps on large arrays release it)"},
     {"trust_input", T_INT, offsetof(VM, trust_input), 0,
      "1: run() takes its arguments unchecked (the caller vouches for their types)"},
     {NULL}

@@ -12,12 +12,14 @@ on the given inputs, and raises a ``DebugModeError`` naming the culprit when:
   not declare in ``view_map`` (or ``destroy_map``);
 - ``BadInferShape``: an op's ``infer_shape`` disagrees with the shape it computed;
 - ``BadOutputType``: an op returned a value of another dtype or rank than its
-  output's type.
+  output's type;
+- ``BadCImplementation``: a node's generated C code (run alone on the C VM, on
+  the same input values) computes another value than its ``perform``
+  (``check_c``, on by default where the C backend is available).
 
 Tolerances are per dtype (``rtol``/``atol`` override them); integers and bools
 must match exactly.  A reference value that is inf or nan may become finite
-(stabilizing rewrites exist for that).  The C backend is not compared yet: the
-Python ``perform`` of each node is what runs.
+(stabilizing rewrites exist for that).  The outputs returned are ``perform``'s.
 
 >>> import numpy as np, symgraph as sg, symgraph.tensor as T
 >>> x = T.dvector('x')
@@ -65,6 +67,10 @@ class BadOutputType(DebugModeError):
     """An op's perform returned a value its output type does not allow."""
 
 
+class BadCImplementation(DebugModeError):
+    """A node's C code computes another value than its ``perform``."""
+
+
 class DebugMode(Mode):
     """Rewrites like ``optimizer`` (FAST_RUN's by default), then checks every call.
 
@@ -73,10 +79,12 @@ class DebugMode(Mode):
     0.001
     """
 
-    def __init__(self, optimizer="fast_run", rtol=None, atol=None, check_infer_shape=True):
+    def __init__(self, optimizer="fast_run", rtol=None, atol=None, check_infer_shape=True,
+                 check_c=True):
         super().__init__(linker=DebugLinker(self), optimizer=optimizer)
         self.rtol, self.atol = rtol, atol
         self.check_infer_shape = check_infer_shape
+        self.check_c = check_c
 
     def optimize(self, fgraph):
         """Keep an unoptimized copy and the list of replacements, then optimize."""
@@ -93,7 +101,7 @@ class DebugMode(Mode):
         if self.query is None:
             raise TypeError(f"{self!r}: including/excluding need a query optimizer")
         return DebugMode(getattr(self.query, method)(*tags), self.rtol, self.atol,
-                         self.check_infer_shape)
+                         self.check_infer_shape, self.check_c)
 
     def tolerance(self, dtype):
         rtol, atol = TOLERANCES.get(str(dtype), (0.0, 0.0))
@@ -138,6 +146,7 @@ class _DebugProgram:
         self.fgraph = maker.fgraph
         self.input_cells = [[None] for _ in maker.inputs]
         self.output_cells = [[None] for _ in self.fgraph.outputs]
+        self._c_checkers = None  # node -> its C code alone, compiled at the first call
 
     def __call__(self):
         fg, reference = self.fgraph, self.fgraph.debug_reference
@@ -147,6 +156,8 @@ class _DebugProgram:
         with np.errstate(all="ignore"):  # the unoptimized graph may overflow where the
             expected = self._run(reference, values)  # optimized one is stable
             self._check_replacements(dict(zip(fg.inputs, values)), got)
+        if self.mode.check_c:
+            self._check_c(got)
         for k, (out, ref_out) in enumerate(zip(fg.outputs, reference.outputs)):
             problem = self._differs(got[out], expected[ref_out], out)
             if problem:
@@ -180,6 +191,22 @@ class _DebugProgram:
                     f"{_producer(old)}) by {new} (computed by {_producer(new)}), and their "
                     f"values differ: {problem}", rewrite=reason)
 
+    def _check_c(self, known):
+        """Run each node that has C code alone on the C VM; compare with ``perform``."""
+        if self._c_checkers is None:
+            self._c_checkers = _c_checkers(self.fgraph)
+        for node, f in self._c_checkers:
+            inputs = [_copy(known[v]) for v in node.inputs if not isinstance(v, Constant)]
+            got = f(*inputs)
+            for k, (out, value) in enumerate(zip(node.outputs, got)):
+                problem = self._differs(value, known[out], out)
+                if problem:
+                    shapes = ", ".join(f"{np.shape(known[v])} {getattr(known[v], 'dtype', '')}"
+                                       for v in node.inputs if not isinstance(v, Constant))
+                    raise BadCImplementation(
+                        f"DebugMode: the C code of {node.op} gives output {k} = {problem} "
+                        f"(perform's value is the reference); inputs: {shapes}; node: {node}")
+
     def _differs(self, value, reference, var):
         """A description of how ``value`` differs from ``reference`` (None if it does not)."""
         from symgraph.tensor.type import TensorType
@@ -207,6 +234,33 @@ class _DebugProgram:
         worst = np.unravel_index(np.argmax(~close), close.shape) if close.ndim else ()
         return (f"{value[worst]!r} instead of {reference[worst]!r} at index {worst} "
                 f"(rtol {rtol}, atol {atol})")
+
+
+def _c_checkers(fgraph):
+    """(node, its C code alone as a function of its non-constant inputs) per node with C."""
+    from symgraph.compile.function import function
+    from symgraph.compile.io import In
+    from symgraph.link.c.compiler import c_backend_available
+
+    if not c_backend_available():
+        return []
+    import symgraph.link.c.generators  # noqa: F401  (registers the C generators)
+    from symgraph.link.c.linker import _all_tensors
+    from symgraph.link.c.registry import c_function_for
+
+    checkers = []
+    for node in fgraph.toposort():
+        if not _all_tensors(node) or c_function_for(node, "sg_check") is None:
+            continue
+        destroyed = {i for ins in node.op.destroy_map.values() for i in ins}
+        inputs = [v if isinstance(v, Constant) else v.type() for v in node.inputs]
+        alone = node.clone_with_new_inputs(inputs)
+        specs = [In(v, mutable=i in destroyed) for i, v in enumerate(inputs)
+                 if not isinstance(v, Constant)]
+        f = function(specs, list(alone.outputs), mode=Mode(linker="cvm", optimizer=None),
+                     accept_inplace=True, on_unused_input="ignore")
+        checkers.append((node, f))
+    return checkers
 
 
 def _producer(var):

@@ -145,3 +145,26 @@ def test_in_place_graphs_are_checked_too(rng):
     e, s = f(a, b)
     np.testing.assert_allclose(e, np.exp(a @ b) * 2)
     np.testing.assert_allclose(s, (a @ b).sum())
+
+
+def test_c_code_is_compared_with_perform(monkeypatch, rng):
+    """Correct C passes; a C generator computing the wrong thing is caught, naming the op."""
+    from symgraph.compile.debugmode import BadCImplementation
+    from symgraph.link.c import elemwise as c_elemwise
+
+    x = T.dvector("x")
+    v = rng.normal(size=3)
+    f = sg.function([x], T.exp(x) * 3.0, mode="DebugMode")
+    np.testing.assert_allclose(f(v), np.exp(v) * 3.0)
+    assert f.fn._c_checkers  # the fused loop was run in C and compared
+
+    right = c_elemwise.scalar_body
+
+    def off_by_one(scalar_op, in_dtypes, out_dtypes):
+        body = right(scalar_op, in_dtypes, out_dtypes)
+        return None if body is None else (body[0], [f"({r}) + 1" for r in body[1]])
+
+    monkeypatch.setattr(c_elemwise, "scalar_body", off_by_one)
+    g = sg.function([x], T.exp(x) * 3.0, mode="DebugMode")
+    with pytest.raises(BadCImplementation, match="C code of Elemwise"):
+        g(v)

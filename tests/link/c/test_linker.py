@@ -5,6 +5,7 @@ no C at all (only perform callbacks: the VM machinery alone), on fresh random
 inputs; then the VM's own duties: storage handed out, recycled or freed, shared
 updates, input checks under trust_input, errors with node details.
 """
+import os
 import sys
 import tracemalloc
 
@@ -381,3 +382,51 @@ def test_trust_input_never_lets_c_read_the_wrong_dtype(rng):
     # a float32 array would be misread by float64 C: the call takes the checked path
     with pytest.raises(TypeError):
         f(np.zeros(2, dtype="float32"))
+
+
+def _resident_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("linker", ["cvm", "cvm_nogc"])
+def test_a_million_calls_leave_resident_memory_flat(linker, rng):
+    x = T.vector("x")
+    counter = sg.shared(np.int64(0))
+    f = sg.function([x], [T.exp(x).sum(), x * 2], updates=[(counter, counter + 1)],
+                    mode=_mode(linker))
+    v = rng.normal(size=10).astype(x.dtype)
+    for _ in range(100_000):  # warm up: allocator pools, caches
+        f(v)
+    before = _resident_bytes()
+    for _ in range(1_000_000):
+        f(v)
+    grown = _resident_bytes() - before
+    assert counter.get_value() == 1_100_000
+    assert grown < 2 * 1024 * 1024, f"resident memory grew by {grown / 1024:.0f} KiB"
+
+
+def test_steps_on_large_arrays_release_the_gil(rng):
+    import threading
+
+    x = T.dvector("x")
+    f = sg.function([x], T.exp(x) * 2 + 1, mode=_mode("cvm"))
+    f(np.zeros(10))
+    assert f.fn.gil_releases == 0  # small: not worth a hand-off
+    big = rng.normal(size=200_000)
+    results = [None] * 4
+
+    def work(k):  # several threads in one VM-free section each; results stay right
+        g = sg.function([x], T.exp(x) * 2 + 1, mode=_mode("cvm"))
+        results[k] = (g(big), g.fn.gil_releases)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for value, releases in results:
+        np.testing.assert_allclose(value, np.exp(big) * 2 + 1)
+        assert releases >= 1
