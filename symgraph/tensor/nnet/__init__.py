@@ -7,6 +7,7 @@
 """
 from symgraph.tensor.math import relu, sigmoid, softplus
 from symgraph.tensor.nnet.activations import elu, hard_sigmoid, selu, softsign
+from symgraph.tensor.nnet.conv import conv1d, conv2d
 from symgraph.tensor.nnet.basic import (LogSoftmax, Softmax, SoftmaxGrad, log_softmax,
                                         logsoftmax, softmax, softmax_with_bias)
 from symgraph.tensor.nnet.losses import (CrossentropyCategorical1Hot,
