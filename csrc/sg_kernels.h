@@ -12,6 +12,10 @@
 
 #include <tgmath.h>   /* exp(float) is expf: float32 stays float32 */
 
+/* Loops shorter than this run on one core even when built with OpenMP: below it,
+ * waking the thread team (a few microseconds) costs more than it saves. */
+#define SG_OMP_MIN_ELEMENTS 32768
+
 /* Data pointers and strides of nin inputs then nout outputs, strides laid out
  * [operand * ndim + dim]; a broadcast (size-1) input dim gets stride 0. */
 static inline void sg_operands(int nin, const sg_array *in, int nout, const sg_array *out,

@@ -5,7 +5,8 @@ Variants (each reported only when the backend that gives it exists here):
 - ``py``: the Python VM (``Mode(linker='py')``), called normally;
 - ``trust_input``: the default mode, with ``f.trust_input = True`` (no input checks);
 - ``cvm``, ``cvm_nogc``: the C VM linkers of those names;
-- ``n_calls``: data in shared variables, ``f(n_calls=N)`` runs N steps in one call.
+- ``n_calls``: data in shared variables, ``f.fn(n_calls=N)`` runs N steps in one call
+  (Theano's VM interface: the loop runs inside the VM, in C for the C VM).
 
 >>> from benchmarks.impls import Problem
 >>> from benchmarks.mlp_spec import init_params, make_data
@@ -99,7 +100,7 @@ def make_per_call(variant, problem):
 
 def build_shared_data_function(problem, params):
     """A function of no inputs: data and a minibatch index live in shared variables, and
-    each call trains on the next minibatch (the setting of ``fn(n_calls=N)``)."""
+    each call trains on the next minibatch (the setting of ``f.fn(n_calls=N)``)."""
     import symgraph as sg
 
     data_x = sg.shared(problem.X, name="X", borrow=True)
@@ -114,13 +115,13 @@ def build_shared_data_function(problem, params):
 
 
 def make_n_calls(problem):
-    """Many steps per call with ``f(n_calls=N)``, when symgraph's Function supports it."""
+    """Many steps per call with ``f.fn(n_calls=N)``, when symgraph's VM supports it."""
     params = _shared_params(problem)
     f = build_shared_data_function(problem, params)
     try:
-        f(n_calls=1)
+        f.fn(n_calls=1)
     except TypeError:
-        raise Unavailable("symgraph functions take no n_calls argument yet") from None
+        raise Unavailable("symgraph's VM takes no n_calls argument here") from None
     # The probe above trained one step; start over so that checks see a fresh model.
     for (W, b), (W0, b0) in zip(params, problem.params):
         W.set_value(W0)
@@ -128,7 +129,7 @@ def make_n_calls(problem):
     f = build_shared_data_function(problem, params)
 
     def run(n_steps):
-        f(n_calls=n_steps)
+        f.fn(n_calls=n_steps)
 
     return Runner(run, _getter(params), per_call=False)
 

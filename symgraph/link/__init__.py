@@ -11,9 +11,12 @@ _LINKERS = {"py": PythonLinker(gc=True), "vm": PythonLinker(gc=True),
 
 
 def linker_for(name):
-    """The linker called ``name``; ``'auto'`` picks the fastest one available."""
+    """The linker called ``name``; ``'auto'`` picks the fastest one available: the C VM
+    where a C compiler and Python's headers are found, else the Python VM."""
     if name == "auto":
-        name = "py"
+        from symgraph.link.c.compiler import c_backend_available
+
+        name = "cvm" if c_backend_available() else "py"
     try:
         return _LINKERS[name]
     except KeyError:

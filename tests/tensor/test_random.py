@@ -144,9 +144,12 @@ def test_py_and_cvm_give_identical_values(rng):
     f_c = sg.function([x], draws_c, mode=CVM)
     assert f_c.fn.n_c_steps > 0
     for _ in range(2):
-        for a, b in zip(f_py(xv), f_c(xv)):
+        got_py, got_c = f_py(xv), f_c(xv)
+        for a, b in zip(got_py[:-1], got_c[:-1]):  # the draws: bit for bit
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
+        # C's exp and NumPy's may differ in the last bit
+        np.testing.assert_allclose(got_py[-1], got_c[-1], rtol=1e-14)
 
 
 # -- sizes, shapes and dtypes ----------------------------------------------------------

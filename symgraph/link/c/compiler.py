@@ -30,8 +30,12 @@ _flags_in_use = [MODULE_FLAGS]
 
 
 def module_flags():
-    """The flags generated modules are compiled with now (see :func:`using_flags`)."""
-    return _flags_in_use[-1]
+    """The flags generated modules are compiled with now (see :func:`using_flags`), with
+    ``-fopenmp`` when ``config.openmp`` is on (loops over large arrays use every core)."""
+    from symgraph.config import config
+
+    flags = _flags_in_use[-1]
+    return flags + ("-fopenmp",) if config.openmp and "-fopenmp" not in flags else flags
 
 
 @contextlib.contextmanager
@@ -96,6 +100,20 @@ def python_include_flags():
     import numpy
 
     return (f"-I{sysconfig.get_paths()['include']}", f"-I{numpy.get_include()}")
+
+
+@functools.lru_cache(maxsize=None)
+def c_backend_available():
+    """Whether this machine can build the C VM: a C compiler and Python's headers.
+
+    >>> isinstance(c_backend_available(), bool)
+    True
+    """
+    import shutil
+
+    include = sysconfig.get_paths().get("include")
+    return shutil.which(CC) is not None and bool(include) and \
+        os.path.exists(os.path.join(include, "Python.h"))
 
 
 def compile_shared(source_path, output_path, flags, libs=(), regions=()):

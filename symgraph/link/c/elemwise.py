@@ -11,7 +11,9 @@ then runs ``ctx->iterate`` (csrc/sg_runtime.c), which merges dims that every ope
 walks as one: contiguous arrays and broadcast scalars collapse into one flat
 inner loop.  The inner loop has a typed, vectorizable branch for unit
 strides (inputs statically known to be broadcast scalars are read once) and
-a general strided branch.
+a general strided branch.  The unit-stride loop is split across cores
+(OpenMP) when it has at least ``SG_OMP_MIN_ELEMENTS`` elements (sg_kernels.h)
+and modules are built with ``config.openmp``.
 """
 from symgraph.link.c.registry import c_string, register_c_generator
 from symgraph.link.c.scalar_c import c_type, scalar_c_expression
@@ -89,7 +91,9 @@ def _inner_loop(name, in_dtypes, out_dtypes, scalars, lines, results):
     text += [f"    const {t} i{k} = *(const {t} *)p[{k}];" if scalars[k]
              else f"    const {t} *a{k} = (const {t} *)p[{k}];" for k, t in enumerate(in_t)]
     text += [f"    {t} *o{k} = ({t} *)p[{nin + k}];" for k, t in enumerate(out_t)]
-    text += ["    for (int64_t i = 0; i < n; i++) {"]
+    # large arrays: split across cores when built with OpenMP (config.openmp)
+    text += ["    #pragma omp parallel for if (n >= SG_OMP_MIN_ELEMENTS) schedule(static)",
+             "    for (int64_t i = 0; i < n; i++) {"]
     text += [f"        const {t} i{k} = a{k}[i];" for k, t in enumerate(in_t) if not scalars[k]]
     text += body + [f"        o{k}[i] = ({t})({r});"
                     for k, (t, r) in enumerate(zip(out_t, results))]
