@@ -17,5 +17,6 @@ from symgraph.ifelse import ifelse
 from symgraph import tensor, printing
 from symgraph.scan import scan
 from symgraph.tensor import random as _random  # noqa: F401  (shared() of a Generator)
+from symgraph import sparse  # imports no SciPy until a sparse value is used
 
 __version__ = "0.1.0"

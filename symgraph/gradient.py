@@ -171,7 +171,13 @@ def _total(grads, var):
         return terms[0]
     from symgraph.tensor.math import add
 
-    total = add(*terms)
+    if all(isinstance(t.type, TensorType) for t in terms):
+        total = add(*terms)
+    else:  # sparse terms (symgraph.sparse) first: their ``+`` accepts dense operands
+        ordered = sorted(terms, key=lambda t: isinstance(t.type, TensorType))
+        total = ordered[0]
+        for t in ordered[1:]:
+            total = total + t
     grads[var] = [total]
     return total
 
