@@ -1,12 +1,13 @@
-"""Per-call overhead and compile times of the cvm linker (a script, not a test).
+"""Per-call overhead and compile times of the C VM.
 
-    python tests/link/c/measure_overhead.py
+    python benchmarks/run_overhead.py
 
 Prints, for a compiled ``x + 1`` on a 10-element float32 vector: microseconds
 per call under 'py', 'cvm' and 'cvm_nogc' (normal and ``trust_input``), the
-program (VM) call alone, and NumPy's own ``x + 1``; then the cold compile time
-of a module (empty cache, VM extension already built, and with it), and the
-warm time (cache filled, new process) of compiling the same function.
+program (VM) call alone, and NumPy's own ``x + 1`` in the same run; then
+compile times in fresh processes: ``x + 1`` and the 3-layer MLP's training
+function (784-1000-1000-10, SGD updates), cold (empty cache: gcc runs) and
+warm (the cache filled by an earlier process).
 """
 import os
 import subprocess
@@ -14,8 +15,7 @@ import sys
 import tempfile
 import timeit
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__)))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _COMPILE = """
 import sys, time
@@ -31,7 +31,15 @@ t1 = time.perf_counter()
 g = sg.function([x], x + 1, mode=sg.Mode(linker="py"))
 t2 = time.perf_counter()
 assert f.fn.n_c_steps == 1
-print(t1 - t0, t2 - t1, imported - started)
+from benchmarks.impls.symgraph_mlp import build_training_graph
+from benchmarks.mlp_spec import init_params
+params = [(sg.shared(W), sg.shared(b)) for W, b in init_params((784, 1000, 1000, 10))]
+xm, y = T.fmatrix("x"), T.ivector("y")
+nll, updates = build_training_graph(params, xm, y, 0.01)
+t3 = time.perf_counter()
+mlp = sg.function([xm, y], nll, updates=updates, mode=sg.Mode(linker="cvm"))
+t4 = time.perf_counter()
+print(t1 - t0, t2 - t1, imported - started, t4 - t3)
 """
 
 
@@ -67,16 +75,19 @@ def compile_times():
         return [float(t) for t in out]
 
     with tempfile.TemporaryDirectory() as root:
-        everything = run(root)[0]
+        everything = run(root)
     with tempfile.TemporaryDirectory() as root:
-        # the VM extension is built before the clock starts: the module alone
-        module_only = run(root, "from symgraph.link.c.runtime import cvm; cvm()")[0]
+        # the VM extension is built before the clock starts: the modules alone
+        cold = run(root, "from symgraph.link.c.runtime import cvm; cvm()")
         warm = [run(root) for _ in range(3)]
-    print(f"cold, empty cache (VM extension + module): {everything * 1e3:7.1f} ms")
-    print(f"cold, module only (VM already built):      {module_only * 1e3:7.1f} ms")
     best = min(warm)
-    print(f"warm, new process, first function:         {best[0] * 1e3:7.1f} ms "
+    print(f"x + 1, cold, empty cache (VM extension + module): {everything[0] * 1e3:7.1f} ms")
+    print(f"x + 1, cold, module only (VM already built):      {cold[0] * 1e3:7.1f} ms")
+    print(f"x + 1, warm, new process:                         {best[0] * 1e3:7.1f} ms "
           f"(py linker: {best[1] * 1e3:.1f} ms; import symgraph: {best[2] * 1e3:.0f} ms)")
+    print(f"3-layer MLP training function, cold (module compiled): {cold[3] * 1e3:7.1f} ms")
+    print(f"3-layer MLP training function, warm (cache filled):    "
+          f"{min(w[3] for w in warm) * 1e3:7.1f} ms")
 
 
 if __name__ == "__main__":
