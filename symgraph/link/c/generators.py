@@ -8,5 +8,6 @@ import symgraph.link.c.elemwise  # noqa: F401
 import symgraph.link.c.ifelse  # noqa: F401
 import symgraph.link.c.pool  # noqa: F401
 import symgraph.link.c.conv  # noqa: F401
+import symgraph.link.c.blas  # noqa: F401
 import symgraph.link.c.shape  # noqa: F401
 import symgraph.link.c.subtensor  # noqa: F401
