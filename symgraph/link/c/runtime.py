@@ -51,6 +51,35 @@ def ensure_blas():
 
     >>> ensure_blas()
     """
-    from scipy.linalg import cython_blas
+    cvm().set_blas(_cython_blas_capi())
 
-    cvm().set_blas(cython_blas.__pyx_capi__)
+
+def _cython_blas_capi():
+    """``scipy.linalg.cython_blas.__pyx_capi__``, without importing ``scipy.linalg``.
+
+    ``import scipy.linalg`` costs 0.3-0.9 s (its many submodules); the one
+    extension module that holds the pointers loads in milliseconds.  It is not
+    registered in ``sys.modules``, so a later ``import scipy.linalg`` sets
+    itself up as usual (loading the same shared library: the same BLAS).
+    """
+    loaded = sys.modules.get("scipy.linalg.cython_blas")
+    if loaded is not None:
+        return loaded.__pyx_capi__
+    import glob
+    import os
+
+    import scipy
+
+    linalg = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+    paths = [p for p in glob.glob(os.path.join(linalg, "cython_blas.*"))
+             if p.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+    if not paths:  # an unusual layout: the slow, sure way
+        from scipy.linalg import cython_blas
+
+        return cython_blas.__pyx_capi__
+    name = "scipy.linalg.cython_blas"
+    loader = importlib.machinery.ExtensionFileLoader(name, paths[0])
+    spec = importlib.util.spec_from_file_location(name, paths[0], loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module.__pyx_capi__
