@@ -11,3 +11,5 @@ import symgraph.link.c.conv  # noqa: F401
 import symgraph.link.c.blas  # noqa: F401
 import symgraph.link.c.shape  # noqa: F401
 import symgraph.link.c.subtensor  # noqa: F401
+import symgraph.link.c.reduce  # noqa: F401
+import symgraph.link.c.nnet  # noqa: F401
