@@ -10,6 +10,26 @@
 #ifndef SG_KERNELS_H
 #define SG_KERNELS_H
 
+#include <math.h>
+
+/* glibc's vector math (libmvec): declared SIMD-callable, gcc vectorizes loops that
+ * call these (e.g. 8 or 16 expf at once) instead of one scalar call per element.
+ * The level (compiler.vector_math_level) says which ones this glibc has. */
+#if defined(SG_VECTOR_MATH) && SG_VECTOR_MATH >= 1
+#define SG_SIMD __attribute__((__simd__("notinbranch")))
+#define SG_VECTORIZE(name) float name##f(float) SG_SIMD; double name(double) SG_SIMD;
+SG_VECTORIZE(exp) SG_VECTORIZE(log) SG_VECTORIZE(sin) SG_VECTORIZE(cos)
+float powf(float, float) SG_SIMD; double pow(double, double) SG_SIMD;
+#if SG_VECTOR_MATH >= 2
+SG_VECTORIZE(tanh) SG_VECTORIZE(expm1) SG_VECTORIZE(log1p) SG_VECTORIZE(log2)
+SG_VECTORIZE(log10) SG_VECTORIZE(exp2) SG_VECTORIZE(sinh) SG_VECTORIZE(cosh)
+SG_VECTORIZE(tan) SG_VECTORIZE(asin) SG_VECTORIZE(acos) SG_VECTORIZE(atan)
+SG_VECTORIZE(asinh) SG_VECTORIZE(acosh) SG_VECTORIZE(atanh) SG_VECTORIZE(erf)
+SG_VECTORIZE(erfc) SG_VECTORIZE(cbrt)
+float atan2f(float, float) SG_SIMD; double atan2(double, double) SG_SIMD;
+#endif
+#endif
+
 #include <tgmath.h>   /* exp(float) is expf: float32 stays float32 */
 
 /* Loops shorter than this run on one core even when built with OpenMP: below it,

@@ -31,11 +31,49 @@ _flags_in_use = [MODULE_FLAGS]
 
 def module_flags():
     """The flags generated modules are compiled with now (see :func:`using_flags`), with
-    ``-fopenmp`` when ``config.openmp`` is on (loops over large arrays use every core)."""
+    ``-fopenmp`` when ``config.openmp`` is on (loops over large arrays use every core)
+    and the vector math level (see :func:`vector_math_level`)."""
     from symgraph.config import config
 
     flags = _flags_in_use[-1]
-    return flags + ("-fopenmp",) if config.openmp and "-fopenmp" not in flags else flags
+    if config.openmp and "-fopenmp" not in flags:
+        flags = flags + ("-fopenmp",)
+    level = vector_math_level()
+    return flags + (f"-DSG_VECTOR_MATH={level}",) if level else flags
+
+
+def module_libs():
+    """The libraries generated modules link: libm, and glibc's libmvec when used."""
+    return MODULE_LIBS + (("-lmvec",) if vector_math_level() else ())
+
+
+@functools.lru_cache(maxsize=None)
+def vector_math_level():
+    """Which of glibc's vectorized math functions (libmvec) loops may call: 0 none,
+    1 exp/log/sin/cos/pow (glibc 2.22+), 2 also tanh, expm1, log1p and the rest
+    (glibc 2.35+).  Only on x86-64 Linux; ``SYMGRAPH_VECTOR_MATH=0`` turns it off.
+
+    Without libmvec, gcc cannot vectorize a loop that calls ``expf``: each element
+    costs a scalar call, 10-20x NumPy's SIMD loops.
+
+    >>> vector_math_level() in (0, 1, 2)
+    True
+    """
+    import ctypes.util
+    import platform
+
+    if os.environ.get("SYMGRAPH_VECTOR_MATH", "1") == "0":
+        return 0
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        return 0
+    try:
+        name, version = os.confstr("CS_GNU_LIBC_VERSION").split()
+        major, minor = (int(v) for v in version.split(".")[:2])
+    except (ValueError, OSError, AttributeError):
+        return 0
+    if name != "glibc" or (major, minor) < (2, 22) or not ctypes.util.find_library("mvec"):
+        return 0
+    return 2 if (major, minor) >= (2, 35) else 1
 
 
 @contextlib.contextmanager

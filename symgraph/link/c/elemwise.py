@@ -91,13 +91,17 @@ def _inner_loop(name, in_dtypes, out_dtypes, scalars, lines, results):
     text += [f"    const {t} i{k} = *(const {t} *)p[{k}];" if scalars[k]
              else f"    const {t} *a{k} = (const {t} *)p[{k}];" for k, t in enumerate(in_t)]
     text += [f"    {t} *o{k} = ({t} *)p[{nin + k}];" for k, t in enumerate(out_t)]
-    # large arrays: split across cores when built with OpenMP (config.openmp)
-    text += ["    #pragma omp parallel for if (n >= SG_OMP_MIN_ELEMENTS) schedule(static)",
-             "    for (int64_t i = 0; i < n; i++) {"]
-    text += [f"        const {t} i{k} = a{k}[i];" for k, t in enumerate(in_t) if not scalars[k]]
-    text += body + [f"        o{k}[i] = ({t})({r});"
+    loop = ["    for (int64_t i = 0; i < n; i++) {"]
+    loop += [f"        const {t} i{k} = a{k}[i];" for k, t in enumerate(in_t) if not scalars[k]]
+    loop += body + [f"        o{k}[i] = ({t})({r});"
                     for k, (t, r) in enumerate(zip(out_t, results))]
-    text += ["    }", "}", ""]
+    loop += ["    }"]
+    # large arrays: split across cores when built with OpenMP (config.openmp); small ones
+    # never enter the OpenMP runtime (even a false `if` clause costs a futex call)
+    text += ["#ifdef _OPENMP", "    if (n >= SG_OMP_MIN_ELEMENTS) {",
+             "        #pragma omp parallel for simd schedule(static)"]
+    text += ["    " + line for line in loop] + ["        return;", "    }", "#endif"]
+    text += loop + ["}", ""]
     return "\n".join(text)
 
 

@@ -129,5 +129,6 @@ def build_module(source):
         ensure_blas()  # before any VM is built on this module
     labels = sorted({label.split(" (node")[0] for _, _, label in source.regions[1:]})
     entry = cache.get_library(source.text(), flags=compiler.module_flags(),
+                              libs=compiler.module_libs(),
                               description=", ".join(labels)[:200], regions=source.regions)
     return load_module(entry.path)
