@@ -6,6 +6,10 @@ them alike.  The check trains one step from the shared initial parameters on min
 compares the parameter update with the NumPy reference step; a wrong
 implementation is reported as such, never silently timed.
 
+A problem other than the MLP's (the RNN's, benchmarks/impls_rnn) brings its own check
+and units: ``reference_update()``, ``update_error(got, expected)``,
+``examples_per_step`` (what one step trains on), ``arch`` and ``record_fields()``.
+
 >>> from benchmarks.impls import Problem, numpy_mlp
 >>> from benchmarks.mlp_spec import init_params, make_data
 >>> from benchmarks.timing import Budget
@@ -45,6 +49,16 @@ def update_error(problem, got, expected):
     return worst / max(scale, 1e-30)
 
 
+def _expected_update(problem):
+    own = getattr(problem, "reference_update", None)
+    return own() if own else reference_update(problem)
+
+
+def _check_error(problem, got, expected):
+    own = getattr(problem, "update_error", None)
+    return own(got, expected) if own else update_error(problem, got, expected)
+
+
 def _time_steps(runner, steps):
     start = time.perf_counter()
     runner.run(steps)
@@ -69,11 +83,11 @@ class Candidate:
     def __init__(self, impl, variant, problem, runner, compile_s, error, steps):
         self.impl, self.variant, self.problem, self.runner = impl, variant, problem, runner
         self.compile_s, self.error, self.steps = compile_s, error, steps
-        self.runs, self.cpu_s, self.wall_s = [], 0.0, 0.0
+        self.runs, self.cpu_s, self.wall_s, self.examples = [], 0.0, 0.0, 0
 
     def _chunk(self):
         self.runner.run(self.steps)
-        return self.steps * self.problem.batch
+        return self.steps * getattr(self.problem, "examples_per_step", self.problem.batch)
 
     def warm_up(self, seconds):
         run_for(self._chunk, seconds, self.runner.sync)
@@ -85,11 +99,13 @@ class Candidate:
         self.cpu_s += time.process_time() - cpu
         self.wall_s += elapsed
         self.runs.append(examples / elapsed)
+        self.examples += examples
 
     def record(self):
         p = self.problem
-        return {
-            "arch": arch_name(p.sizes), "batch": p.batch, "impl": self.impl,
+        record = {
+            "arch": getattr(p, "arch", None) or arch_name(p.sizes), "batch": p.batch,
+            "impl": self.impl,
             "variant": self.variant, "threads": p.threads,
             "examples_per_sec": statistics.median(self.runs), "runs": self.runs,
             "per_call": self.runner.per_call, "steps_per_chunk": self.steps,
@@ -97,9 +113,15 @@ class Candidate:
             # CPU seconds (all threads) per wall second: shows a library using more
             # threads than asked.
             "cpu_per_wall": round(self.cpu_s / max(self.wall_s, 1e-9), 2),
+            # Examples per CPU second of this process (all threads): on a loaded machine,
+            # closer than the wall-clock rate to what an idle one would give.
+            "examples_per_cpu_sec": self.examples / max(self.cpu_s, 1e-9),
             "check_error": self.error,
             "check": "ok" if self.error <= CHECK_TOLERANCE else "FAILED",
         }
+        if hasattr(p, "record_fields"):
+            record.update(p.record_fields())
+        return record
 
 
 def prepare(module, impl, variant, problem, expected=None, chunk_s=0.01):
@@ -111,8 +133,8 @@ def prepare(module, impl, variant, problem, expected=None, chunk_s=0.01):
     runner.run(1)
     runner.sync()
     compile_s = time.perf_counter() - start
-    expected = expected if expected is not None else reference_update(problem)
-    error = update_error(problem, runner.get_params(), expected)
+    expected = expected if expected is not None else _expected_update(problem)
+    error = _check_error(problem, runner.get_params(), expected)
     steps = _calibrate(runner, chunk_s if runner.per_call else 3 * chunk_s)
     return Candidate(impl, variant, problem, runner, compile_s, error, steps)
 

@@ -102,9 +102,13 @@ def format_table(records):
     return "\n".join(text)
 
 
-def plot(records, path, title=""):
+def plot(records, path, title="", panel="arch", group="batch", group_label="batch {}",
+         ylabel="examples / s"):
     """Bar charts of examples/s, one panel per architecture, bars grouped by batch size
-    (the layout of the paper's Figure 1).  Returns False when matplotlib is missing."""
+    (the layout of the paper's Figure 1).  Returns False when matplotlib is missing.
+
+    ``panel`` and ``group`` name the record fields that pick a panel and a bar group (the
+    RNN benchmark: one panel per model, groups by hidden size)."""
     try:
         import matplotlib
 
@@ -112,27 +116,26 @@ def plot(records, path, title=""):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    cells = _cells(records)
-    archs = list(dict.fromkeys(arch for (arch, _), _ in cells))
+    panels = list(dict.fromkeys(r[panel] for r in records))
     columns = columns_of(records)
-    fig, axes = plt.subplots(1, len(archs), figsize=(5.5 * len(archs), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
     width = 0.8 / max(len(columns), 1)
-    for ax, arch in zip(axes[0], archs):
-        batches = sorted({b for (a, b), _ in cells if a == arch})
+    for ax, name in zip(axes[0], panels):
+        mine = [r for r in records if r[panel] == name]
+        groups = sorted({r[group] for r in mine})
         for k, column in enumerate(columns):
             heights = []
-            for b in batches:
-                match = [r for (a, bb), cell in cells if (a, bb) == (arch, b) for r in cell
-                         if (r["impl"], r["variant"]) == column]
+            for g in groups:
+                match = [r for r in mine if r[group] == g and (r["impl"], r["variant"]) == column]
                 heights.append(match[0]["examples_per_sec"] if match else 0)
-            xs = [i + (k - (len(columns) - 1) / 2) * width for i in range(len(batches))]
+            xs = [i + (k - (len(columns) - 1) / 2) * width for i in range(len(groups))]
             style = {"hatch": "//", "edgecolor": "black"} if column[0] == "reference" else {}
             ax.bar(xs, heights, width, label=column_label(*column),
                    color=plt.cm.tab20(k % 20), **style)
-        ax.set_xticks(range(len(batches)), [f"batch {b}" for b in batches])
+        ax.set_xticks(range(len(groups)), [group_label.format(g) for g in groups])
         ax.set_yscale("log")
-        ax.set_title(arch)
-        ax.set_ylabel("examples / s")
+        ax.set_title(name)
+        ax.set_ylabel(ylabel)
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""Compile ``mlp_step.c`` with cffi (API mode) into a cache folder, once per source.
+"""Compile ``mlp_step.c`` (and the RNN's ``rnn_step.c``) with cffi (API mode) into a cache
+folder, once per source.
 
 The cache key hashes the C source, the declarations, the flags, the compiler's
 version line and the CPU model, so that an edited source, new flags or another
@@ -54,8 +55,8 @@ def _compiler_line():
         return ""
 
 
-def _cache_key(source):
-    parts = [source, CDEF, " ".join(FLAGS), _compiler_line(), cpu_model(), platform.machine(),
+def _cache_key(source, cdef, flags):
+    parts = [source, cdef, " ".join(flags), _compiler_line(), cpu_model(), platform.machine(),
              platform.python_version()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -74,7 +75,7 @@ def _find_library(folder):
     return None
 
 
-def _compile_into(final, name, source):
+def _compile_into(final, name, source, cdef, flags):
     import cffi
 
     parent = os.path.dirname(final)
@@ -82,8 +83,8 @@ def _compile_into(final, name, source):
     work = tempfile.mkdtemp(prefix="build-", dir=parent)
     try:
         ffi = cffi.FFI()
-        ffi.cdef(CDEF)
-        ffi.set_source(name, source, extra_compile_args=FLAGS, libraries=["m"])
+        ffi.cdef(cdef)
+        ffi.set_source(name, source, extra_compile_args=flags, libraries=["m"])
         built = ffi.compile(tmpdir=os.path.join(work, "tmp"), verbose=False)
         staging = os.path.join(work, "module")
         os.makedirs(staging)
@@ -103,13 +104,20 @@ def build_reference(cache_dir=None):
     >>> callable(module.lib.mlp_train)
     True
     """
-    with open(SOURCE) as f:
+    return build_c_module(SOURCE, CDEF, "_mlp_reference", cache_dir)
+
+
+def build_c_module(source_path, cdef, prefix, cache_dir=None, extra_flags=()):
+    """The compiled cffi module of the C file ``source_path`` declaring ``cdef``; ``prefix``
+    names the module (its cache key is appended); ``extra_flags`` go after ``FLAGS``."""
+    with open(source_path) as f:
         source = f.read()
-    key = _cache_key(source)
-    name = f"_mlp_reference_{key}"
+    flags = FLAGS + list(extra_flags)
+    key = _cache_key(source, cdef, flags)
+    name = f"{prefix}_{key}"
     final = os.path.join(cache_dir or DEFAULT_CACHE, key)
     library = _find_library(final) if os.path.isdir(final) else None
     if library is None:
-        _compile_into(final, name, source)
+        _compile_into(final, name, source, cdef, flags)
         library = _find_library(final)
     return _load(library, name)
