@@ -71,7 +71,17 @@ def _counts_rows(fgraph, rows, *candidates):
     start, stop, step = node.inputs
     if not (is_constant(start, 0) and is_constant(step, 1)):
         return False
-    return any(same_expr(stop, dim_expr(fgraph, v, 0)) for v in candidates)
+    return any(_is_length_of(stop, v) or same_expr(stop, dim_expr(fgraph, v, 0))
+               for v in candidates)
+
+
+def _is_length_of(n, var):
+    """True if ``n`` is literally ``var.shape[0]`` (a Shape_i{0} of ``var``): the shape
+    feature may describe that length by another expression (a slice's length formula)."""
+    from symgraph.tensor.shape import Shape_i
+
+    return n.owner is not None and isinstance(n.owner.op, Shape_i) and n.owner.op.i == 0 \
+        and n.owner.inputs[0] is var
 
 
 def _targets(y):

@@ -155,3 +155,20 @@ def test_a_single_target_broadcasts_over_the_rows_as_in_the_indexing_form(rng):
     cost = (-T.log(T.nnet.softmax(x)))[T.arange(x.shape[0]), y]
     f = rewritten([x, y], [cost, sg.grad(cost.sum(), x)], rng.normal(size=(4, 3)), [2])
     assert has(f, CrossentropySoftmax1Hot)
+
+
+def test_indexing_form_is_fused_when_targets_are_a_slice_of_shared_data(rng):
+    """``log_softmax(x)[arange(y.shape[0]), y]`` with ``y = Y[a:b]`` (minibatches held in
+    shared variables): the shape feature describes len(y) by the slice's length formula,
+    and the rewrite must still see ``arange(y.shape[0])``."""
+    data_x = sg.shared(rng.normal(size=(12, 4)))
+    data_y = sg.shared(rng.integers(0, 4, size=12))
+    i = T.lscalar("i")
+    x, y = data_x[i * 3:(i + 1) * 3], data_y[i * 3:(i + 1) * 3]
+    cost = -T.mean(T.log(T.nnet.softmax(x))[T.arange(y.shape[0]), y])
+    f = sg.function([i], [cost, sg.grad(cost, data_x)])
+    kinds = op_types(f)
+    assert CrossentropySoftmax1Hot in kinds and CrossentropySoftmax1HotGrad in kinds
+    xv, yv = data_x.get_value()[3:6], data_y.get_value()[3:6]
+    log_p = xv - np.log(np.exp(xv).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(f(1)[0], -np.mean(log_p[np.arange(3), yv]))
