@@ -1154,6 +1154,8 @@ static PyObject *VM_get_vm(VM *vm, void *closure)
     return (PyObject *)vm;
 }
 
+#include "scan_loop.c"
+
 static PyMethodDef VM_methods[] = {
     {"run", (PyCFunction)(void (*)(void))VM_run, METH_FASTCALL,
      "run(*inputs): one call with the explicit inputs, updates applied; returns the "
@@ -1161,6 +1163,9 @@ static PyMethodDef VM_methods[] = {
     {"time_nodes", (PyCFunction)VM_time_nodes, METH_VARARGS,
      "time_nodes(seconds, calls): from now on add each step's run time to seconds[k] and "
      "count it in calls[k] (profiling; the lists have one entry per step)"},
+    {"loop", (PyCFunction)VM_loop, METH_VARARGS,
+     "loop(scan, start, stop, reads, fixed, writes, feedback, cond): a scan's steps "
+     "start..stop-1 in C (see csrc/scan_loop.c); returns (end, stopped, buffers, shared)"},
     {NULL}
 };
 

@@ -9,6 +9,7 @@
 from symgraph.scan.builder import build_scan, scan, until
 from symgraph.scan.info import ScanInfo
 from symgraph.scan.op import Scan
+from symgraph.scan import rewriting  # noqa: F401  (registers the scan rewrites)
 
 # ``symgraph/__init__.py`` binds ``symgraph.scan`` to the function (Theano's ``theano.scan``),
 # which hides this package's attributes; the function carries them so that

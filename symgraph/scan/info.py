@@ -22,6 +22,13 @@ whose taps are ``(-1,)``; mit-sot states have other taps.  There is no mit-mot
 category: gradients carry their pending adjoints in ordinary states (grad.py).
 With ``as_while`` the last inner output is a boolean scalar; the loop stops after
 the first step where it is true (do-while), and the outputs hold only the steps run.
+
+``state_keep`` (one entry per state; 0 = the full buffer) is set by the memory-saving
+rewrite (rewriting.py) when only a state's last rows are used: with ``k > 0`` the
+loop keeps the state in a circular buffer of ``max(k, L_i + 1)`` rows (row ``r`` of
+the full buffer lives at ``r % size``) and the outer output is only the last
+``min(k, L_i + steps)`` rows of the full buffer, in order.  Such a Scan has no
+gradient or R-op: differentiate before rewriting, as ``function`` does.
 """
 
 
@@ -36,11 +43,11 @@ class ScanInfo:
     """
 
     _fields = ("n_seqs", "state_taps", "n_nit_sot", "n_shared_outs", "n_non_seqs", "as_while",
-               "truncate_gradient")
+               "truncate_gradient", "state_keep")
     __slots__ = _fields + ("_key",)
 
     def __init__(self, n_seqs, state_taps, n_nit_sot, n_shared_outs, n_non_seqs,
-                 as_while=False, truncate_gradient=-1):
+                 as_while=False, truncate_gradient=-1, state_keep=None):
         taps = tuple(tuple(int(k) for k in t) for t in state_taps)
         for t in taps:
             if not t or any(k >= 0 for k in t):
@@ -48,14 +55,20 @@ class ScanInfo:
         if truncate_gradient != -1 and truncate_gradient < 1:
             raise ValueError(f"truncate_gradient must be -1 (none) or positive, "
                              f"got {truncate_gradient}")
+        keep = (0,) * len(taps) if state_keep is None else tuple(int(k) for k in state_keep)
+        if len(keep) != len(taps) or any(k < 0 for k in keep):
+            raise ValueError(f"ScanInfo: state_keep needs one count >= 0 per state, got {keep}")
         values = (int(n_seqs), taps, int(n_nit_sot), int(n_shared_outs), int(n_non_seqs),
-                  bool(as_while), int(truncate_gradient))
+                  bool(as_while), int(truncate_gradient), keep)
         for name, value in zip(self._fields, values):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_key", values)
 
     def __setattr__(self, name, value):
         raise AttributeError("ScanInfo is immutable")
+
+    def __reduce__(self):  # pickle by the constructor: __setattr__ refuses
+        return ScanInfo, self._key
 
     def __eq__(self, other):
         return type(other) is ScanInfo and self._key == other._key
@@ -165,4 +178,6 @@ class ScanInfo:
             parts.append("while")
         if self.truncate_gradient != -1:
             parts.append(f"truncate={self.truncate_gradient}")
+        if any(self.state_keep):
+            parts.append("keep=" + ",".join(str(k) for k in self.state_keep))
         return ", ".join(parts)

@@ -1,15 +1,24 @@
-"""The Python loop behind ``Scan.perform``.
+"""The loop behind ``Scan.perform``: in C when the inner function runs on the C VM.
 
-The inner function's program is called once per step with its input cells set to
-views: a sequence's row, a state buffer's rows at the taps, the shared states'
-current values and the non-sequences (set once).  Each step's outputs are copied
-into preallocated buffers, so the inner function's outputs may be borrowed.
+Each step gives the inner function views: a sequence's row, a state buffer's rows
+at the taps, the shared states' current values and the non-sequences (the same
+every step).  Each step's outputs are copied into preallocated buffers, so the
+inner function's outputs may be borrowed.  When the inner program is a C VM (the
+``cvm`` and ``cvm_nogc`` linkers), ``VM.loop`` (csrc/scan_loop.c) runs whole
+stretches of steps in C, with no Python per step; otherwise (the Python VM) a
+Python loop sets the program's input cells and calls it once per step.
 A while loop grows its buffers geometrically instead of allocating ``n_steps`` rows
 (``n_steps`` is then only an upper bound, often a large one).
+A state with ``info.state_keep[i] = k > 0`` lives in a circular buffer of
+``max(k, L_i + 1)`` rows (row r at r % size): it never grows, and only its last k
+rows come out (info.py).
 """
 import copy
+import functools
 
 import numpy as np
+
+use_c_loop = True  # False: the Python loop even for a C VM (tests compare the two)
 
 
 def run_loop(op, node, inputs):
@@ -23,70 +32,148 @@ def run_loop(op, node, inputs):
     return loop.results()
 
 
+@functools.lru_cache(maxsize=512)
+def _layout(info):
+    return _Layout(info)
+
+
+class _Layout:
+    """What a loop needs from its ScanInfo, worked out once per info (a call of a short
+    scan must not pay for it): input and output indices, row offsets, names."""
+
+    def __init__(self, info):
+        self.lags = info.state_lags
+        # rows per state buffer when circular, else 0 (the buffer holds every row)
+        self.wraps = tuple(max(k, lag + 1) if k else 0
+                           for k, lag in zip(info.state_keep, self.lags))
+        taps, pos = [], info.n_seqs  # per tap: (inner input, state, row offset at step 0)
+        for i, (state_taps, lag) in enumerate(zip(info.state_taps, self.lags)):
+            for k in state_taps:
+                taps.append((pos, i, lag + k))
+                pos += 1
+        self.tap_reads = tuple(taps)
+        self.first_shared_in = info.n_seqs + info.n_taps
+        self.first_non_seq = info.n_inner_inputs - info.n_non_seqs
+        self.first_nit = info.n_states
+        self.first_shared_out = info.n_states + info.n_nit_sot
+        self.cond = info.n_inner_outputs - 1 if info.as_while else -1
+        self.whats = tuple([f"state {i}" for i in range(info.n_states)] +
+                           [f"output {info.n_states + j}" for j in range(info.n_nit_sot)])
+
+
 class _Loop:
     def __init__(self, op, node, inputs):
         info = self.info = op.info
+        layout = self.layout = _layout(info)
         self.op, self.node = op, node
         self.program = op.inner_program()
         self.cells, self.out_cells = self.program.input_cells, self.program.output_cells
         n_steps, self.seqs, inits, self.shared_inits, non_seqs = info.split_outer_inputs(inputs)
         self.n_steps = int(n_steps)
-        self.lags = info.state_lags
-        _check_lengths(op, self.n_steps, self.seqs, inits)
+        self.lags, self.wraps = layout.lags, layout.wraps
+        _check_lengths(op, self.n_steps, self.seqs, inits, self.lags)
         self.capacity = min(self.n_steps, 16) if info.as_while else self.n_steps
-        self.states = [_state_buffer(init, lag, self.capacity, out.type.dtype)
-                       for init, lag, out in zip(inits, self.lags, node.outputs)]
-        self.nit_vars = node.outputs[info.n_states:info.n_states + info.n_nit_sot]
+        self.states = [_state_buffer(init, lag, wrap or lag + self.capacity, out.type.dtype)
+                       for init, lag, wrap, out in zip(inits, self.lags, self.wraps,
+                                                       node.outputs)]
+        self.nit_vars = node.outputs[layout.first_nit:layout.first_shared_out]
         self.nits = [None] * info.n_nit_sot
         self.shared = list(self.shared_inits)
-        first_non_seq = info.n_inner_inputs - info.n_non_seqs
-        for k, value in enumerate(non_seqs):
-            self.cells[first_non_seq + k][0] = value
+        self.non_seqs = non_seqs
         self.steps_run = self.n_steps
 
     def _reads(self):
-        """``(cell, array, offset)``: at step t the cell gets ``array[offset + t]``."""
-        reads = [(self.cells[k], seq, 0) for k, seq in enumerate(self.seqs)]
-        pos = self.info.n_seqs
-        for buf, taps, lag in zip(self.states, self.info.state_taps, self.lags):
-            for k in taps:
-                reads.append((self.cells[pos], buf, lag + k))
-                pos += 1
+        """``(inner input index, array, offset, wrap)``: at step t the input is
+        ``array[offset + t]`` (modulo ``wrap`` for a circular buffer)."""
+        reads = [(k, seq, 0, 0) for k, seq in enumerate(self.seqs)]
+        states, wraps = self.states, self.wraps
+        reads += [(k, states[i], offset, wraps[i]) for k, i, offset in self.layout.tap_reads]
         return reads
 
     def _writes(self):
-        """``(out cell, array, offset, what)``: step t's value goes to row offset + t."""
-        writes = [(self.out_cells[i], buf, lag, f"state {i}")
-                  for i, (buf, lag) in enumerate(zip(self.states, self.lags))]
-        n_states = self.info.n_states
-        writes += [(self.out_cells[n_states + j], buf, 0, f"output {n_states + j}")
-                   for j, buf in enumerate(self.nits) if buf is not None]
-        return [(cell, buf, offset, buf.shape[1:], what) for cell, buf, offset, what in writes]
+        """``(inner output index, array, offset, wrap, dtype, what)``: step t's value goes
+        to row offset + t (modulo ``wrap`` for a circular buffer); the array of a nit-sot
+        output is None until the first step gives its shape."""
+        whats = self.layout.whats
+        writes = [(i, buf, lag, wrap, buf.dtype, whats[i])
+                  for i, (buf, lag, wrap) in enumerate(zip(self.states, self.lags, self.wraps))]
+        n_states = self.layout.first_nit
+        writes += [(n_states + j, buf, 0, 0, np.dtype(var.type.dtype), whats[n_states + j])
+                   for j, (buf, var) in enumerate(zip(self.nits, self.nit_vars))]
+        return writes
 
     def run(self):
+        vm = self._c_vm()
+        if vm is None:
+            self._run_python()
+        else:
+            self._run_c(vm)
+
+    def _c_vm(self):
+        """The inner program when it is a C VM that ``VM.loop`` can drive, else None."""
+        program = self.program
+        if not use_c_loop or not hasattr(program, "loop"):
+            return None
+        if len(self.cells) != self.info.n_inner_inputs:  # cannot happen today
+            return None
+        return program
+
+    def _run_c(self, vm):
+        """Stretches of steps in C: one stretch, or for a while loop one per buffer size."""
+        layout = self.layout
+        fixed = [(layout.first_non_seq + k, value) for k, value in enumerate(self.non_seqs)]
+        start = 0
+        while True:
+            writes = [(k, array, offset, wrap, what, dtype.num)
+                      for k, array, offset, wrap, dtype, what in self._writes()]
+            feedback = [(layout.first_shared_out + j, layout.first_shared_in + j, value)
+                        for j, value in enumerate(self.shared)]
+            end, stopped, buffers, self.shared = vm.loop(
+                self.op, start, self.capacity, self._reads(), fixed, writes, feedback,
+                layout.cond)
+            self.nits = buffers[layout.first_nit:]
+            if stopped:
+                self.steps_run = end
+                return
+            if end >= self.n_steps:
+                return
+            start = end
+            self._grow()
+
+    def _run_python(self):
         info, program, shared = self.info, self.program, self.shared
-        shared_cells = self.cells[info.n_seqs + info.n_taps:][:info.n_shared_outs]
+        cells, out_cells = self.cells, self.out_cells
+        first_non_seq = info.n_inner_inputs - info.n_non_seqs
+        for k, value in enumerate(self.non_seqs):
+            cells[first_non_seq + k][0] = value
+        shared_cells = cells[info.n_seqs + info.n_taps:][:info.n_shared_outs]
         first_shared_out = info.n_states + info.n_nit_sot
-        shared_out_cells = self.out_cells[first_shared_out:first_shared_out + len(shared)]
-        cond_cell = self.out_cells[-1] if info.as_while else None
-        reads, writes = self._reads(), self._writes()
+        shared_out_cells = out_cells[first_shared_out:first_shared_out + len(shared)]
+        cond_cell = out_cells[-1] if info.as_while else None
+        reads, writes = self._python_reads(), self._python_writes()
         for t in range(self.n_steps):
             if t == self.capacity:  # a while loop that outgrew its buffers
                 self._grow()
-                reads, writes = self._reads(), self._writes()
-            for cell, array, offset in reads:
-                cell[0] = array[offset + t, ...]
+                reads, writes = self._python_reads(), self._python_writes()
+            for cell, array, offset, wrap in reads:
+                cell[0] = array[(offset + t) % wrap if wrap else offset + t, ...]
             for cell, value in zip(shared_cells, shared):
                 cell[0] = value
-            program()
+            try:
+                program()
+            except Exception as exc:
+                annotated = _in_step(exc, t, self.op)
+                if annotated is exc:
+                    raise
+                raise annotated.with_traceback(exc.__traceback__) from exc
             if t == 0 and self.nits:
                 self._allocate_nits()
-                writes = self._writes()
-            for cell, array, offset, shape, what in writes:
+                writes = self._python_writes()
+            for cell, array, offset, wrap, shape, what in writes:
                 value = cell[0]
                 if getattr(value, "shape", ()) != shape:
                     self._shape_error(t, what, value, shape)
-                array[offset + t] = value
+                array[(offset + t) % wrap if wrap else offset + t] = value
             for j, cell in enumerate(shared_out_cells):
                 value = cell[0]
                 # an array may be a buffer the inner function reuses: keep a copy
@@ -96,9 +183,17 @@ class _Loop:
                 self.steps_run = t + 1
                 return
 
+    def _python_reads(self):
+        return [(self.cells[k], array, offset, wrap) for k, array, offset, wrap in self._reads()]
+
+    def _python_writes(self):
+        return [(self.out_cells[k], array, offset, wrap, array.shape[1:], what)
+                for k, array, offset, wrap, _, what in self._writes() if array is not None]
+
     def _grow(self):
         self.capacity = min(self.n_steps, 2 * self.capacity)
-        self.states = [_grow(b, lag + self.capacity) for b, lag in zip(self.states, self.lags)]
+        self.states = [b if wrap else _grow(b, lag + self.capacity)
+                       for b, lag, wrap in zip(self.states, self.lags, self.wraps)]
         self.nits = [None if b is None else _grow(b, self.capacity) for b in self.nits]
 
     def _allocate_nits(self):
@@ -114,13 +209,33 @@ class _Loop:
 
     def results(self):
         steps = self.steps_run
-        results = [b[:lag + steps] for b, lag in zip(self.states, self.lags)]
+        results = [_last_rows(b, lag + steps, keep) if keep else b[:lag + steps]
+                   for b, lag, keep in zip(self.states, self.lags, self.info.state_keep)]
         for b, var in zip(self.nits, self.nit_vars):
             if b is None:  # no step ran: the static shape, unknown sizes taken as 0
                 b = np.empty((0,) + tuple(s or 0 for s in var.type.shape[1:]), var.type.dtype)
             results.append(b[:steps])
         results += [_own_copy(v) if v is s else v for v, s in zip(self.shared, self.shared_inits)]
         return results
+
+
+def _last_rows(circular, n_rows, keep):
+    """The last ``min(keep, n_rows)`` of the ``n_rows`` rows written to a circular buffer,
+    in order."""
+    rows = np.arange(max(0, n_rows - keep), n_rows) % circular.shape[0]
+    return np.take(circular, rows, axis=0)
+
+
+def _in_step(exc, t, op):
+    """``exc`` (same type) with the step appended to its message, as the C loop does;
+    ``exc`` itself when its type cannot be made from a message."""
+    try:
+        annotated = type(exc)(f"{exc}\nIn step {t} of {op}")
+    except Exception:
+        return exc
+    if hasattr(exc, "node"):
+        annotated.node = exc.node
+    return annotated
 
 
 def _own_copy(value):
@@ -130,21 +245,21 @@ def _own_copy(value):
     return copy.deepcopy(value)  # a random generator, say
 
 
-def _check_lengths(op, n_steps, seqs, inits):
+def _check_lengths(op, n_steps, seqs, inits, lags):
     if n_steps < 0:
         raise ValueError(f"{op}: n_steps is {n_steps}; it must be >= 0")
     for k, seq in enumerate(seqs):
         if seq.shape[0] < n_steps:
             raise ValueError(f"{op}: sequence {k} has {seq.shape[0]} steps, fewer than the "
                              f"{n_steps} steps to run")
-    for i, (init, lag) in enumerate(zip(inits, op.info.state_lags)):
+    for i, (init, lag) in enumerate(zip(inits, lags)):
         if init.shape[0] != lag:
             raise ValueError(f"{op}: the initial value of state {i} has {init.shape[0]} rows; "
                              f"its taps {list(op.info.state_taps[i])} need exactly {lag}")
 
 
-def _state_buffer(init, lag, capacity, dtype):
-    buf = np.empty((lag + capacity,) + init.shape[1:], dtype)
+def _state_buffer(init, lag, rows, dtype):
+    buf = np.empty((rows,) + init.shape[1:], dtype)
     buf[:lag] = init
     return buf
 

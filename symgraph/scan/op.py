@@ -1,11 +1,14 @@
 """The Scan op: a loop whose body is an inner graph, run once per step.
 
 See info.py for the layout of inputs and outputs.  ``perform`` compiles the inner
-graph once (``symgraph.compile.function`` with the op's mode, outputs borrowed),
-then loops in Python over preallocated output buffers, writing each step's results
-into them.  The gradient (backpropagation through time, as a second Scan) is in
+graph once (``symgraph.compile.function`` with the op's mode, outputs borrowed; a C VM
+keeps its buffers from step to step), then runs the loop (loop.py: in C when the inner
+function runs on the C VM) over preallocated output buffers, writing each step's
+results into them.  The gradient (backpropagation through time, as a second Scan) is in
 grad.py, the R-operator (a Scan carrying tangents beside the states) in rop.py.
 """
+import weakref
+
 from symgraph.graph.basic import Apply, Op, Variable
 from symgraph.graph.fgraph import FunctionGraph, MissingInputError
 from symgraph.scan.info import ScanInfo
@@ -131,7 +134,8 @@ class Scan(Op):
             from symgraph.compile.io import Out
 
             fn = function(list(self.inner_inputs),
-                          [Out(o, borrow=True) for o in self.inner_outputs], mode=self.mode,
+                          [Out(o, borrow=True) for o in self.inner_outputs],
+                          mode=_inner_mode(self.mode),
                           on_unused_input="ignore", accept_inplace=True,
                           name=f"{self.name or 'scan'}_inner")
             self._program = fn.fn
@@ -149,10 +153,13 @@ class Scan(Op):
         info = self.info
         if info.as_while:
             raise NotImplementedError("the number of steps of a while loop is not known")
+        from symgraph.tensor.math import minimum
+
         n_steps = node.inputs[0]
         base = 1 + info.n_seqs
-        shapes = [(lag + n_steps,) + tuple(input_shapes[base + i][1:])
-                  for i, lag in enumerate(info.state_lags)]
+        shapes = [((lag + n_steps) if not keep else minimum(keep, lag + n_steps),)
+                  + tuple(input_shapes[base + i][1:])
+                  for i, (lag, keep) in enumerate(zip(info.state_lags, info.state_keep))]
         # nit-sot values and shared updates: their shapes come from the inner graph
         translated = self._translate_inner_shapes(
             node, input_shapes, range(info.n_states, info.n_outer_outputs))
@@ -221,12 +228,44 @@ class Scan(Op):
     def L_op(self, inputs, outputs, output_grads):
         from symgraph.scan.grad import scan_grad
 
+        self._check_full_history("gradient")
         return scan_grad(self, outputs[0].owner, output_grads)
 
     def R_op(self, inputs, eval_points):
         from symgraph.scan.rop import scan_rop
 
+        self._check_full_history("R-op")
         return scan_rop(self, list(inputs), list(eval_points))
+
+    def _check_full_history(self, what):
+        if any(self.info.state_keep):
+            raise NotImplementedError(
+                f"{self}: no {what} for a scan that keeps only the last rows of a state "
+                f"(the memory-saving rewrite made it); differentiate the graph before "
+                f"rewriting it")
+
+
+_KEEP_BUFFERS = weakref.WeakKeyDictionary()  # a C VM mode -> its cvm_nogc twin, made once
+
+
+def _inner_mode(mode):
+    """The mode of a scan's inner function: ``mode``, except that a C VM keeps its buffers
+    from one step to the next (``cvm_nogc``: a step reuses the last step's buffers instead
+    of allocating), as Theano's scan does (``allow_gc=False``).
+
+    >>> from symgraph.compile.mode import Mode
+    >>> _inner_mode(Mode(linker="cvm")).linker, _inner_mode(Mode(linker="py")).linker
+    ('cvm_nogc', 'py')
+    """
+    from symgraph.compile.mode import Mode, get_mode
+    from symgraph.link import linker_for
+
+    mode = get_mode(mode)
+    if type(mode) is not Mode or linker_for(mode.linker) is not linker_for("cvm"):
+        return mode
+    if mode not in _KEEP_BUFFERS:
+        _KEEP_BUFFERS[mode] = Mode(linker="cvm_nogc", optimizer=mode.optimizer)
+    return _KEEP_BUFFERS[mode]
 
 
 def _compatible(general, specific):
