@@ -12,8 +12,11 @@ yet complete:
   the state at t-1-j: at each step the window shifts by one and the step's
   contributions through its taps are added;
 
-and, per non-sequence, the sum of its gradients so far.  Per-step gradients of the
-sequences are the backward scan's plain outputs.  Being a Scan built by ``scan()``,
+Per-step gradients of the sequences are the backward scan's plain outputs, and so
+are the per-step gradient contributions of the non-sequences: a non-sequence's
+gradient is their sum over the steps, taken after the loop (step_sums.py), where a
+weight's outer-product contributions become one matrix product over the stacked
+factors instead of a weight-sized update per step.  Being a Scan built by ``scan()``,
 the backward pass is itself differentiable (second order).
 """
 from symgraph.gradient import disconnected_type, grad
@@ -180,15 +183,27 @@ class _Backward:
         self.grad_seqs = [j for j in range(info.n_seqs) if j in self.wrt]
         carries = [zeros_like(self.inits[i][0]) if lags[i] == 1 else zeros_like(self.inits[i])
                    for i in self.carry_states]
-        carries += [zeros_like(self.non_seqs[j]) for j in self.acc_non_seqs]
         step = _BackwardStep(self, seq_groups)
+        n_nits = len(self.acc_non_seqs) + len(self.grad_seqs)
         built = build_scan(step, sequences=[g[2] for g in seq_groups],
-                           outputs_info=carries + [None] * len(self.grad_seqs),
+                           outputs_info=carries + [None] * n_nits,
                            non_sequences=[self.non_seqs[j] for j in self.non_seq_used],
                            n_steps=self.k_steps, truncate_gradient=info.truncate_gradient,
                            mode=self.op.mode, name=f"grad_of_{self.op.name or 'scan'}",
                            fresh_non_seqs=True)
         return built.node
+
+    def _non_seq_sums(self, bnode):
+        """``(backward node's outputs, non-sequence gradients)``: the sums over the steps
+        of the per-step contributions, the node refactored to emit their factors
+        (step_sums.py); the outputs are those of ``bnode``, each replaced by the same value
+        of the refactored node."""
+        from symgraph.scan.step_sums import sum_over_steps
+
+        n_acc = len(self.acc_non_seqs)
+        _, remap, sums = sum_over_steps(bnode, list(range(n_acc)))
+        outputs = [remap.get(v) for v in bnode.outputs]
+        return outputs, [sums[p] for p in range(n_acc)]
 
     def _stored(self, out):
         """An inner output computed by the step (not an input or a constant): its stored
@@ -205,10 +220,12 @@ class _Backward:
         inputs = self.node.inputs
         grads = [None] * len(inputs)
         if bnode is not None:
-            b_buffers, b_stacks, _ = bnode.op.info.split_outer_outputs(bnode.outputs)
+            b_outputs, non_seq_grads = self._non_seq_sums(bnode)
+            b_buffers, b_stacks, _ = bnode.op.info.split_outer_outputs(b_outputs)
             for pos, j in enumerate(self.grad_seqs):
                 zeros = zeros_like(self.seqs[j])
-                grads[1 + j] = set_subtensor(zeros[self.start:self.t_run], b_stacks[pos][::-1])
+                stack = b_stacks[len(self.acc_non_seqs) + pos]
+                grads[1 + j] = set_subtensor(zeros[self.start:self.t_run], stack[::-1])
             for pos, i in enumerate(self.carry_states):
                 final = b_buffers[pos][-1]
                 window = final[None] if info.state_lags[i] == 1 else final[::-1]
@@ -217,8 +234,8 @@ class _Backward:
                     window = math.switch(reached, window, zeros_like(window))
                 grads[1 + info.n_seqs + i] = window
             first = 1 + info.n_seqs + info.n_states + info.n_shared_outs
-            for pos, j in enumerate(self.acc_non_seqs):
-                grads[first + j] = b_buffers[len(self.carry_states) + pos][-1]
+            for j, g in zip(self.acc_non_seqs, non_seq_grads):
+                grads[first + j] = g
         for i, lag in enumerate(info.state_lags):  # initial rows are outputs as they are
             g = self.g_buffers[i]
             if is_differentiable(self.inits[i]) and not is_known_zero(g):
@@ -255,11 +272,9 @@ class _BackwardStep:
         inner = bw.op.inner_inputs
         n_groups = len(self.groups)
         n_carry = len(bw.carry_states)
-        n_acc = len(bw.acc_non_seqs)
         seq_args = args[:n_groups]
         carry_args = args[n_groups:n_groups + n_carry]
-        acc_args = args[n_groups + n_carry:n_groups + n_carry + n_acc]
-        non_seq_args = args[n_groups + n_carry + n_acc:]
+        non_seq_args = args[n_groups + n_carry:]
         mapping, values, g_ext = {}, {}, {}
         for (kind, index, _), arg in zip(self.groups, seq_args):
             if kind == "seq":
@@ -287,9 +302,9 @@ class _BackwardStep:
         wrt = [mapping[inner[k]] for k in bw.wrt]
         contributions = dict(zip(bw.wrt, self._vjp(seeds, wrt, outs, cloned, values)))
         results = [self._new_carry(i, carry[i], contributions) for i in bw.carry_states]
-        for j, acc in zip(bw.acc_non_seqs, acc_args):
+        for j in bw.acc_non_seqs:  # summed over the steps after the loop
             c = contributions.get(first_non_seq + j)
-            results.append(acc if c is None else acc + c)
+            results.append(c if c is not None else _zeros_like(mapping[inner[first_non_seq + j]]))
         for j in bw.grad_seqs:
             c = contributions.get(j)
             results.append(c if c is not None else _zeros_like(mapping[inner[j]]))

@@ -222,7 +222,12 @@ class _Loop:
 def _last_rows(circular, n_rows, keep):
     """The last ``min(keep, n_rows)`` of the ``n_rows`` rows written to a circular buffer,
     in order."""
-    rows = np.arange(max(0, n_rows - keep), n_rows) % circular.shape[0]
+    size = circular.shape[0]
+    first = max(0, n_rows - keep)
+    start = first % size
+    if start + (n_rows - first) <= size:  # no wrap: a slice (the buffer is this call's own)
+        return circular[start:start + n_rows - first]
+    rows = np.arange(first, n_rows) % size
     return np.take(circular, rows, axis=0)
 
 
