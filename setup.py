@@ -14,7 +14,7 @@ setup(
     include_package_data=True,
     install_requires=["numpy>=1.26", "scipy>=1.11", "cffi>=1.16"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"],
         "cuda": ["pycuda>=2024.1"],
         # the plot and thread pinning; the peers compared against are a separate extra
         # because they are large (torch==2.13.0 is the CPU wheel these machines carry)
