@@ -11,6 +11,7 @@
 #define SG_KERNELS_H
 
 #include <math.h>
+#include <stdio.h>
 
 /* glibc's vector math (libmvec): declared SIMD-callable, gcc vectorizes loops that
  * call these (e.g. 8 or 16 expf at once) instead of one scalar call per element.
@@ -59,6 +60,18 @@ static inline int sg_same_shape(const sg_array *a, const int64_t *shape, int ndi
         if (a->shape[d] != shape[d])
             return 0;
     return 1;
+}
+
+/* "(3, 4)" into buf, as NumPy prints shapes (for error messages). */
+static const char *sg_shape_text(char *buf, size_t size, int ndim, const int64_t *shape)
+{
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, d ? ", %lld" : "%lld",
+                                 (long long)shape[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
+    return buf;
 }
 
 /* -- scalar functions with NumPy's semantics ------------------------------- */

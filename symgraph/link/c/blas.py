@@ -121,24 +121,12 @@ static int sg_blas_overlap(const sg_array *a, const sg_array *b, int64_t itemsiz
     return lo[0] < hi[1] && lo[1] < hi[0];
 }
 
-/* "(3, 4)" into buf, as NumPy prints shapes. */
-static const char *sg_blas_shape(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int d = 0; d < ndim && used < size; d++)
-        used += (size_t)snprintf(buf + used, size - used, d ? ", %lld" : "%lld",
-                                 (long long)shape[d]);
-    if (used < size)
-        snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
-    return buf;
-}
-
 static int sg_blas_fail_shapes(sg_ctx *ctx, const char *op, const char *what, int nda,
                                const int64_t *a, int ndb, const int64_t *b)
 {
     char sa[160], sb[160];
     return ctx->fail(ctx, SG_ERR_VALUE, "%s: %s %s and %s", op, what,
-                     sg_blas_shape(sa, sizeof sa, nda, a), sg_blas_shape(sb, sizeof sb, ndb, b));
+                     sg_shape_text(sa, sizeof sa, nda, a), sg_shape_text(sb, sizeof sb, ndb, b));
 }
 
 /* The broadcast of two shapes of ndim dims (NumPy's rule), or -1. */

@@ -38,18 +38,6 @@ SUPPORT = r"""
 #include <stdlib.h>
 #include <string.h>
 
-/* "(3, 4)" into buf (NumPy's tuple notation), for error messages. */
-static const char *sg_shape_text(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int d = 0; d < ndim && used < size; d++)
-        used += (size_t)snprintf(buf + used, size - used, d ? ", %lld" : "%lld",
-                                 (long long)shape[d]);
-    if (used < size)
-        snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
-    return buf;
-}
-
 static inline int64_t sg_abs64(int64_t v) { return v < 0 ? -v : v; }
 
 /* The dims of a reduction in walking order: the input's largest stride outermost
