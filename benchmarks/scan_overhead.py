@@ -1,4 +1,4 @@
-"""Per-step overhead of Scan's loop: the C loop (``VM.loop``) against the Python loop.
+"""Per-step overhead of Scan's loop: the C loop (csrc/scan_loop.c) against the Python loop.
 
 The step is an Elman RNN's, ``h_t = tanh(x_t W + h_{t-1} W_h + b)`` (float64), at
 H = 50 by default, where the loop's overhead is a large share of a step.  Printed, in
@@ -141,19 +141,18 @@ def cumulative_scan():
 def loop_runs(fn, args, calls=1):
     """``{"c": run, "python": run}``: ``calls`` calls ``fn(*args)`` with the C loop, with
     the Python loop."""
+    import contextlib
+
     from symgraph.scan import loop
 
-    def with_loop(use_c):
+    def with_loop(loops):
         def run():
-            loop.use_c_loop = use_c
-            try:
+            with loops():
                 for _ in range(calls):
                     fn(*args)
-            finally:
-                loop.use_c_loop = True
         return run
 
-    return {"c": with_loop(True), "python": with_loop(False)}
+    return {"c": with_loop(contextlib.nullcontext), "python": with_loop(loop.python_loops)}
 
 
 def arithmetic_run(args, weights):

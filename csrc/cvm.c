@@ -23,14 +23,18 @@
 
 _Static_assert(sizeof(npy_intp) == sizeof(int64_t), "sg_array shapes alias npy_intp arrays");
 
-enum { STEP_C = 0, STEP_PY = 1, STEP_JUMP = 2 };
+enum { STEP_C = 0, STEP_PY = 1, STEP_JUMP = 2, STEP_LOOP = 3 };
+
+typedef struct ScanPlan ScanPlan;  /* a Scan's loop layout (scan_loop.c) */
 
 typedef struct {
     int kind;
     sg_node_fn fn;                    /* STEP_C */
     int lazy;                         /* STEP_C: inputs of the branch not taken are absent */
     int cond_slot, target;            /* STEP_JUMP: to target when cond is false (or -1) */
-    PyObject *perform, *node, *cells; /* STEP_PY: op.perform(node, inputs, cells) */
+    PyObject *perform, *node, *cells; /* STEP_PY and STEP_LOOP: op.perform(node, inputs, cells) */
+    PyObject *plan;                   /* STEP_LOOP: the plan tuple, parsed into `loop` */
+    ScanPlan *loop;
     int nin, nout, nfree;
     int *in_slots, *out_slots, *out_typenums, *free_slots;
 } Step;
@@ -65,6 +69,12 @@ typedef struct {
     int *arg_typenum, *arg_ndim;
     int64_t *arg_shape;               /* n_explicit * SG_MAXDIMS; -1: any size */
 } VM;
+
+static PyTypeObject VMType;
+static int run_loop_step(VM *vm, Step *st, int index);
+static ScanPlan *scan_plan_parse(PyObject *plan);
+static void scan_plan_free(ScanPlan *P);
+static int c_loops = 1;  /* 0: loop steps run perform (tests compare the two loops) */
 
 /* -- small helpers ----------------------------------------------------------- */
 
@@ -591,7 +601,8 @@ static int run_steps(VM *vm)
             continue;
         }
         double started = vm->profile_seconds ? now_seconds() : 0.0;
-        int rc = st->kind == STEP_C ? run_c_step(vm, st, k) : run_py_step(vm, st);
+        int rc = st->kind == STEP_C ? run_c_step(vm, st, k)
+            : st->kind == STEP_LOOP && c_loops ? run_loop_step(vm, st, k) : run_py_step(vm, st);
         if (rc == 0 && vm->profile_seconds)
             rc = add_time(vm, k, now_seconds() - started);
         if (rc < 0) {
@@ -745,12 +756,22 @@ static PyObject *VM_run(VM *vm, PyObject *const *args, Py_ssize_t nargs)
 static int parse_step(VM *vm, Step *st, PyObject *spec)
 {
     /* ("c", address, in_slots, out_slots, out_typenums, free_slots, lazy),
-       ("py", perform, node, cells, in_slots, out_slots, free_slots) or
-       ("jump", cond_slot or -1, target, free_slots) */
+       ("py", perform, node, cells, in_slots, out_slots, free_slots),
+       ("jump", cond_slot or -1, target, free_slots) or
+       ("loop", plan, perform, node, cells, in_slots, out_slots, free_slots): a Scan whose
+       loop runs in C (scan_loop.c), through perform while c_loops is off */
     const char *kind;
-    PyObject *a, *b, *c, *d = NULL, *e = NULL, *f = NULL;
-    if (!PyArg_ParseTuple(spec, "sOOO|OOO", &kind, &a, &b, &c, &d, &e, &f))
+    PyObject *a, *b, *c, *d = NULL, *e = NULL, *f = NULL, *g = NULL;
+    if (!PyArg_ParseTuple(spec, "sOOO|OOOO", &kind, &a, &b, &c, &d, &e, &f, &g))
         return -1;
+    if (strcmp(kind, "loop") == 0 && g) {
+        if (!(st->loop = scan_plan_parse(a)))
+            return -1;
+        Py_INCREF(a);
+        st->plan = a;
+        a = b, b = c, c = d, d = e, e = f, f = g;
+        kind = "py";
+    }
     PyObject *ins, *outs, *frees;
     if (strcmp(kind, "jump") == 0 && !d) {
         st->kind = STEP_JUMP;
@@ -796,7 +817,7 @@ static int parse_step(VM *vm, Step *st, PyObject *spec)
             Py_DECREF(descr);
         }
     } else if (strcmp(kind, "py") == 0 && f) {
-        st->kind = STEP_PY;
+        st->kind = st->loop ? STEP_LOOP : STEP_PY;
         if (!PyList_Check(c)) {
             PyErr_SetString(PyExc_TypeError, "VM: perform cells must be a list");
             return -1;
@@ -816,7 +837,7 @@ static int parse_step(VM *vm, Step *st, PyObject *spec)
         check_slots(vm, st->out_slots, st->nout, "step output") < 0 ||
         check_slots(vm, st->free_slots, st->nfree, "free") < 0)
         return -1;
-    if (st->kind == STEP_PY) {
+    if (st->kind == STEP_PY || st->kind == STEP_LOOP) {
         if (PyList_GET_SIZE(st->cells) != st->nout) {
             PyErr_SetString(PyExc_ValueError, "VM: one perform cell per output");
             return -1;
@@ -1060,6 +1081,7 @@ static int VM_traverse(VM *vm, visitproc visit, void *arg)
         Py_VISIT(vm->steps[k].perform);
         Py_VISIT(vm->steps[k].node);
         Py_VISIT(vm->steps[k].cells);
+        Py_VISIT(vm->steps[k].plan);
     }
     Py_VISIT(vm->error_handler);
     Py_VISIT(vm->keepalive);
@@ -1085,6 +1107,7 @@ static int VM_clear(VM *vm)
         Py_CLEAR(vm->steps[k].perform);
         Py_CLEAR(vm->steps[k].node);
         Py_CLEAR(vm->steps[k].cells);
+        Py_CLEAR(vm->steps[k].plan);
     }
     Py_CLEAR(vm->error_handler);
     Py_CLEAR(vm->keepalive);
@@ -1104,6 +1127,7 @@ static void VM_dealloc(VM *vm)
         Step *st = &vm->steps[k];
         PyMem_Free(st->in_slots), PyMem_Free(st->out_slots);
         PyMem_Free(st->out_typenums), PyMem_Free(st->free_slots);
+        scan_plan_free(st->loop);
     }
     PyMem_Free(vm->steps), PyMem_Free(vm->slots), PyMem_Free(vm->check_typenum);
     PyMem_Free(vm->check_ndim), PyMem_Free(vm->is_constant);
@@ -1119,7 +1143,7 @@ static PyObject *VM_get_n_c_steps(VM *vm, void *closure)
 {
     int n = 0;
     for (int k = 0; k < vm->n_steps; k++)
-        n += vm->steps[k].kind == STEP_C;
+        n += vm->steps[k].kind == STEP_C || vm->steps[k].kind == STEP_LOOP;
     return PyLong_FromLong(n);
 }
 
@@ -1127,7 +1151,8 @@ static PyObject *VM_get_step_is_c(VM *vm, void *closure)
 {
     PyObject *list = PyList_New(vm->n_steps);
     for (int k = 0; list && k < vm->n_steps; k++)
-        PyList_SET_ITEM(list, k, PyBool_FromLong(vm->steps[k].kind == STEP_C));
+        PyList_SET_ITEM(list, k, PyBool_FromLong(vm->steps[k].kind == STEP_C ||
+                                                     vm->steps[k].kind == STEP_LOOP));
     return list;
 }
 
@@ -1163,16 +1188,15 @@ static PyMethodDef VM_methods[] = {
     {"time_nodes", (PyCFunction)VM_time_nodes, METH_VARARGS,
      "time_nodes(seconds, calls): from now on add each step's run time to seconds[k] and "
      "count it in calls[k] (profiling; the lists have one entry per step)"},
-    {"loop", (PyCFunction)VM_loop, METH_VARARGS,
-     "loop(scan, start, stop, reads, fixed, writes, feedback, cond): a scan's steps "
-     "start..stop-1 in C (see csrc/scan_loop.c); returns (end, stopped, buffers, shared)"},
     {NULL}
 };
 
 static PyGetSetDef VM_getset[] = {
-    {"n_c_steps", (getter)VM_get_n_c_steps, NULL, "steps that run generated C code", NULL},
+    {"n_c_steps", (getter)VM_get_n_c_steps, NULL,
+     "steps that run in C (generated node code, or a scan's loop)", NULL},
     {"step_is_c", (getter)VM_get_step_is_c, NULL,
-     "per step: True when it runs generated C code (nodes[k] is its node)", NULL},
+     "per step: True when it runs in C: generated node code, or a scan's loop over its "
+     "inner VM (nodes[k] is its node)", NULL},
     {"vm", (getter)VM_get_vm, NULL, "the VM itself (the program is the VM)", NULL},
     {NULL}
 };
@@ -1234,11 +1258,26 @@ static PyObject *load_library(PyObject *self, PyObject *args)
     return addresses;
 }
 
+static PyObject *set_c_loops(PyObject *self, PyObject *flag)
+{
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    PyObject *previous = PyBool_FromLong(c_loops);
+    c_loops = on;
+    return previous;
+}
+
 static PyMethodDef cvm_methods[] = {
     {"load_library", load_library, METH_VARARGS,
      "load_library(path) -> addresses of the node functions of a generated module"},
     {"set_blas", set_blas, METH_O,
      "set_blas(scipy.linalg.cython_blas.__pyx_capi__): the BLAS generated code calls"},
+    {"scan", module_scan, METH_VARARGS,
+     "scan(plan, inputs) -> outputs: a Scan's whole loop in C over its inner VM (see "
+     "csrc/scan_loop.c; plan from symgraph.scan.loop.c_loop_plan)"},
+    {"set_c_loops", set_c_loops, METH_O,
+     "set_c_loops(flag) -> previous flag: False makes loop steps run perform"},
     {NULL}
 };
 

@@ -4,25 +4,81 @@ Each step gives the inner function views: a sequence's row, a state buffer's row
 at the taps, the shared states' current values and the non-sequences (the same
 every step).  Each step's outputs are copied into preallocated buffers, so the
 inner function's outputs may be borrowed.  When the inner program is a C VM (the
-``cvm`` and ``cvm_nogc`` linkers), ``VM.loop`` (csrc/scan_loop.c) runs whole
-stretches of steps in C, with no Python per step; otherwise (the Python VM) a
-Python loop sets the program's input cells and calls it once per step.
+``cvm`` and ``cvm_nogc`` linkers) the whole loop runs in C (csrc/scan_loop.c) from
+a plan worked out once per op (``c_loop_plan``): the outer C VM runs such a Scan as a
+"loop" step, with no Python at all, and ``perform`` calls the same C.  Otherwise (the
+Python VM) a Python loop sets the program's input cells and calls it once per step.
 A while loop grows its buffers geometrically instead of allocating ``n_steps`` rows
 (``n_steps`` is then only an upper bound, often a large one).
 A state with ``info.state_keep[i] = k > 0`` lives in a circular buffer of
 ``max(k, L_i + 1)`` rows (row r at r % size): it never grows, and only its last k
 rows come out (info.py).
 """
+import contextlib
 import copy
 import functools
 
 import numpy as np
 
-use_c_loop = True  # False: the Python loop even for a C VM (tests compare the two)
+_use_c_loop = True  # python_loops() turns it off
+
+
+@contextlib.contextmanager
+def python_loops():
+    """Within this block every scan runs its Python loop, even over a C VM (tests and
+    benchmarks compare the two loops).
+
+    >>> with python_loops():
+    ...     pass
+    """
+    global _use_c_loop
+    from symgraph.link.c.runtime import cvm
+
+    saved, _use_c_loop = _use_c_loop, False
+    previous = cvm().set_c_loops(False)
+    try:
+        yield
+    finally:
+        _use_c_loop = saved
+        cvm().set_c_loops(previous)
+
+
+def c_loop_plan(op):
+    """The plan from which csrc/scan_loop.c runs ``op``'s loop, or None when its inner
+    program is not a C VM (the layout of info.py as tuples of ints: see ScanPlan there).
+
+    >>> import symgraph as sg, symgraph.tensor as T
+    >>> from symgraph.scan import scan
+    >>> x = T.dvector('x')
+    >>> hs, _ = scan(lambda v, h: h + v, sequences=x, outputs_info=T.constant(0.0),
+    ...              mode=sg.Mode(linker='cvm'))
+    >>> plan = c_loop_plan(hs.owner.inputs[0].owner.op)
+    >>> plan[2:6], plan[6]
+    ((1, 0, 0, False), ((1, 0, 0, 12, 'state 0'),))
+    """
+    program = op.inner_program()
+    if type(program).__module__ != "symgraph.link.c._cvm":
+        return None
+    info, layout = op.info, _layout(op.info)
+    _, taps, _, _ = info.split_inner_inputs(op.inner_inputs)
+    _, nits, _, _ = info.split_inner_outputs(op.inner_outputs)
+    states = tuple((lag, wrap, keep, np.dtype(t[0].type.dtype).num, what)
+                   for lag, wrap, keep, t, what in zip(layout.lags, layout.wraps,
+                                                       info.state_keep, taps, layout.whats))
+    nit_plans = tuple((np.dtype(v.type.dtype).num, what,
+                       (0,) + tuple(s or 0 for s in v.type.shape))
+                      for v, what in zip(nits, layout.whats[info.n_states:]))
+    return (op, program, info.n_seqs, info.n_shared_outs, info.n_non_seqs, info.as_while,
+            states, layout.tap_reads, nit_plans)
 
 
 def run_loop(op, node, inputs):
     """Run the loop; return the outer output values (see info.py for the layout)."""
+    plan = c_loop_plan(op) if _use_c_loop else None
+    if plan is not None:
+        from symgraph.link.c.runtime import cvm
+
+        return cvm().scan(plan, list(inputs))
     loop = _Loop(op, node, inputs)
     try:
         loop.run()
@@ -91,54 +147,19 @@ class _Loop:
         return reads
 
     def _writes(self):
-        """``(inner output index, array, offset, wrap, dtype, what)``: step t's value goes
+        """``(inner output index, array, offset, wrap, what)``: step t's value goes
         to row offset + t (modulo ``wrap`` for a circular buffer); the array of a nit-sot
         output is None until the first step gives its shape."""
         whats = self.layout.whats
-        writes = [(i, buf, lag, wrap, buf.dtype, whats[i])
+        writes = [(i, buf, lag, wrap, whats[i])
                   for i, (buf, lag, wrap) in enumerate(zip(self.states, self.lags, self.wraps))]
         n_states = self.layout.first_nit
-        writes += [(n_states + j, buf, 0, 0, np.dtype(var.type.dtype), whats[n_states + j])
-                   for j, (buf, var) in enumerate(zip(self.nits, self.nit_vars))]
+        writes += [(n_states + j, buf, 0, 0, whats[n_states + j])
+                   for j, buf in enumerate(self.nits)]
         return writes
 
     def run(self):
-        vm = self._c_vm()
-        if vm is None:
-            self._run_python()
-        else:
-            self._run_c(vm)
-
-    def _c_vm(self):
-        """The inner program when it is a C VM that ``VM.loop`` can drive, else None."""
-        program = self.program
-        if not use_c_loop or not hasattr(program, "loop"):
-            return None
-        if len(self.cells) != self.info.n_inner_inputs:  # cannot happen today
-            return None
-        return program
-
-    def _run_c(self, vm):
-        """Stretches of steps in C: one stretch, or for a while loop one per buffer size."""
-        layout = self.layout
-        fixed = [(layout.first_non_seq + k, value) for k, value in enumerate(self.non_seqs)]
-        start = 0
-        while True:
-            writes = [(k, array, offset, wrap, what, dtype.num)
-                      for k, array, offset, wrap, dtype, what in self._writes()]
-            feedback = [(layout.first_shared_out + j, layout.first_shared_in + j, value)
-                        for j, value in enumerate(self.shared)]
-            end, stopped, buffers, self.shared = vm.loop(
-                self.op, start, self.capacity, self._reads(), fixed, writes, feedback,
-                layout.cond)
-            self.nits = buffers[layout.first_nit:]
-            if stopped:
-                self.steps_run = end
-                return
-            if end >= self.n_steps:
-                return
-            start = end
-            self._grow()
+        self._run_python()
 
     def _run_python(self):
         info, program, shared = self.info, self.program, self.shared
@@ -188,7 +209,7 @@ class _Loop:
 
     def _python_writes(self):
         return [(self.out_cells[k], array, offset, wrap, array.shape[1:], what)
-                for k, array, offset, wrap, _, what in self._writes() if array is not None]
+                for k, array, offset, wrap, what in self._writes() if array is not None]
 
     def _grow(self):
         self.capacity = min(self.n_steps, 2 * self.capacity)

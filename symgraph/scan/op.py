@@ -141,6 +141,12 @@ class Scan(Op):
             self._program = fn.fn
         return self._program
 
+    def c_loop_plan(self):
+        """The plan from which the C VM runs this loop in C, or None (scan/loop.py)."""
+        from symgraph.scan.loop import c_loop_plan
+
+        return c_loop_plan(self)
+
     def perform(self, node, inputs, output_storage):
         from symgraph.scan.loop import run_loop
 

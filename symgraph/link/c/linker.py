@@ -2,8 +2,9 @@
 
 ``make(maker)`` generates C for every node that has it (one module, one gcc
 run, cached), turns the schedule into VM steps over a storage plan (C
-function pointers; ``perform`` callbacks for the other nodes) and returns
-the VM object itself as the program: calling it enters C once.
+function pointers; a Scan whose inner function runs on the C VM becomes a
+"loop" step, its whole loop in C; ``perform`` callbacks for the other nodes)
+and returns the VM object itself as the program: calling it enters C once.
 """
 import numpy as np
 
@@ -44,7 +45,10 @@ class CVMLinker:
             outs = [plan.slot[v] for v in node.outputs]
             if indices[k] is None:
                 cells = [[None] for _ in node.outputs]
-                steps.append(("py", node.op.perform, node, cells, ins, outs, plan.free_after[k]))
+                loop = _loop_plan(node)
+                head = ("py",) if loop is None else ("loop", loop)
+                steps.append(head + (node.op.perform, node, cells, ins, outs,
+                                     plan.free_after[k]))
                 continue
             typenums = [np.dtype(v.type.dtype).num for v in node.outputs]
             steps.append(("c", module.addresses[indices[k]], ins, outs, typenums,
@@ -83,6 +87,12 @@ def _arg_types(maker):
         types.append((np.dtype(t.dtype).num, t.ndim, t.shape) if isinstance(t, TensorType)
                       else (-1, 0, ()))
     return types
+
+
+def _loop_plan(node):
+    """The C plan of a Scan node whose loop can run in C (csrc/scan_loop.c), else None."""
+    plan = getattr(node.op, "c_loop_plan", None)
+    return plan() if plan is not None else None
 
 
 def _all_tensors(node):

@@ -1,10 +1,12 @@
-"""Scan's loop in C (csrc/scan_loop.c, ``VM.loop``) against the Python loop and NumPy.
+"""Scan's loop in C (csrc/scan_loop.c) against the Python loop and NumPy.
 
 Each test compiles one function and runs it twice, with the C loop and with the Python
-loop (``symgraph.scan.loop.use_c_loop``), on fresh random inputs: the two must agree,
+loop (``symgraph.scan.loop.python_loops()``), on fresh random inputs: the two must agree,
 and both must agree with a NumPy loop.  Scan rewrites are left out (``excluding("scan")``)
 so that the loops run as built.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -42,11 +44,8 @@ def run_both(f, *args):
         with_c = _copies(f(*args))
     finally:
         loop._Loop._run_python = python_loop
-    loop.use_c_loop = False
-    try:
+    with loop.python_loops():
         with_python = _copies(f(*args))
-    finally:
-        loop.use_c_loop = True
     for c_value, py_value in zip(_as_list(with_c), _as_list(with_python)):
         assert np.shape(c_value) == np.shape(py_value)
         assert np.asarray(c_value).dtype == np.asarray(py_value).dtype
@@ -195,11 +194,8 @@ def test_shared_updates_and_random_streams(rng, inner_mode):
     after_c = (counter.get_value(), total.get_value(), state.get_value())
     # the same call from the same state, through the Python loop
     counter.set_value(np.int64(0)), total.set_value(start_total), state.set_value(generator)
-    loop.use_c_loop = False
-    try:
+    with loop.python_loops():
         with_python = f(xv)
-    finally:
-        loop.use_c_loop = True
     np.testing.assert_allclose(with_c, with_python, rtol=1e-12)
     assert counter.get_value() == after_c[0]
     np.testing.assert_allclose(total.get_value(), after_c[1], rtol=1e-12)
@@ -312,13 +308,9 @@ def test_a_step_whose_output_changes_shape_is_an_error(rng):
     out, _ = scan(lambda k: T.arange(k, dtype="float64"), sequences=n, mode=C_VM)
     f = sg.function([n], out, mode=outer_mode())
     np.testing.assert_array_equal(run_both(f, np.array([3, 3])), [[0, 1, 2]] * 2)
-    for use_c in (True, False):
-        loop.use_c_loop = use_c
-        try:
-            with pytest.raises(ValueError) as info:
-                f(np.array([3, 3, 4]))
-        finally:
-            loop.use_c_loop = True
+    for loops in (contextlib.nullcontext, loop.python_loops):
+        with loops(), pytest.raises(ValueError) as info:
+            f(np.array([3, 3, 4]))
         message = str(info.value)
         assert "at step 2, output 0 has shape (4,)" in message, message
         assert "have shape (3,)" in message and "Scan" in message
@@ -330,33 +322,46 @@ def test_errors_inside_a_step_name_the_node_and_the_step(rng):
     f = sg.function([x, idx], out, mode=outer_mode())
     xv = rng.normal(size=(3, 2))
     np.testing.assert_allclose(run_both(f, xv, np.array([2, 0])), xv[[2, 0]] * 2)
-    for use_c in (True, False):
-        loop.use_c_loop = use_c
-        try:
-            with pytest.raises(IndexError) as info:
-                f(xv, np.array([1, 0, 7, 1]))
-        finally:
-            loop.use_c_loop = True
+    for loops in (contextlib.nullcontext, loop.python_loops):
+        with loops(), pytest.raises(IndexError) as info:
+            f(xv, np.array([1, 0, 7, 1]))
         message = str(info.value)
         assert "In step 2 of Scan" in message, message
         assert "Apply node that caused the error" in message and "Subtensor" in message
 
 
-def test_vm_loop_directly_rows_out_of_range_and_byte_swapped_sequences(rng):
+def test_the_c_loop_called_directly_checks_lengths_and_copies_byte_swapped_rows(rng):
+    from symgraph.link.c.runtime import cvm
+
     x = T.dvector("x")
     out, _ = scan(lambda v: v + 1.0, sequences=x, mode=C_VM)
     f = sg.function([x], out, mode=outer_mode())
-    f(np.ones(2))
     node = next(n for n in f.maker.fgraph.apply_nodes if isinstance(n.op, Scan))
-    vm = node.op.inner_program()
-    with pytest.raises(IndexError, match="rows"):
-        vm.loop("scan", 0, 5, [(0, np.ones(3), 0, 0)], [], [(0, None, 0, 0, "output 0", 12)],
-                [], -1)
-    end, stopped, buffers, shared = vm.loop("scan", 0, 3, [(0, np.arange(3.0), 0, 0)], [],
-                                            [(0, None, 0, 0, "output 0", 12)], [], -1)
-    assert (end, stopped, shared) == (3, False, [])
-    np.testing.assert_array_equal(buffers[0], [1.0, 2.0, 3.0])
+    plan = node.op.c_loop_plan()
+    assert f.fn.step_is_c[f.fn.nodes.index(node)]  # a loop step: no Python in the call
+    with pytest.raises(ValueError, match="sequence 0 has 3 steps, fewer than the 5"):
+        cvm().scan(plan, [np.int64(5), np.ones(3)])
+    with pytest.raises(ValueError, match="n_steps is -1"):
+        cvm().scan(plan, [np.int64(-1), np.ones(3)])
+    with pytest.raises(ValueError, match="expected 2 inputs"):
+        cvm().scan(plan, [np.int64(1)])
+    [stack] = cvm().scan(plan, [np.int64(3), np.arange(4.0)])
+    np.testing.assert_array_equal(stack, [1.0, 2.0, 3.0])
     swapped = rng.normal(size=4).astype(">f8")  # C code reads native values: copied first
-    _, _, buffers, _ = vm.loop(node.op, 0, 4, [(0, swapped, 0, 0)], [],
-                               [(0, None, 0, 0, "output 0", 12)], [], -1)
-    np.testing.assert_array_equal(buffers[0], swapped + 1.0)
+    [stack] = cvm().scan(plan, [np.int64(4), swapped])
+    np.testing.assert_array_equal(stack, swapped + 1.0)
+    [stack] = cvm().scan(plan, [np.int64(0), swapped])
+    assert stack.shape == (0,) and stack.dtype == np.float64
+
+
+def test_a_malformed_plan_is_refused():
+    from symgraph.link.c.runtime import cvm
+
+    x = T.dvector("x")
+    out, _ = scan(lambda v: v + 1.0, sequences=x, mode=C_VM)
+    f = sg.function([x], out, mode=outer_mode())
+    plan = next(n.op for n in f.maker.fgraph.apply_nodes if isinstance(n.op, Scan)).c_loop_plan()
+    with pytest.raises(ValueError, match="do not match the layout"):
+        cvm().scan(plan[:2] + (2,) + plan[3:], [np.int64(1), np.ones(1), np.ones(1)])
+    with pytest.raises(TypeError):
+        cvm().scan(plan[:1] + ("not a VM",) + plan[2:], [np.int64(1), np.ones(1)])
