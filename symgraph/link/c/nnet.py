@@ -13,6 +13,13 @@ there, with the Reduce helpers (symgraph/link/c/reduce.py): pairwise, in the
 output dtype, as NumPy sums a contiguous row, and vectorized, like the row
 maximum and the final division.  Inputs may have any strides.
 
+The elementwise passes along a row (``exp(x - m)``, ``(x - m) - log(total)``,
+``sm * g``, ``(dy - total) * sm``) are small per-dtype helpers: a unit-stride
+loop that gcc vectorizes (``VECTOR``; ``exp`` becomes libmvec's 16-wide
+``_ZGVeN16v_expf`` where the CPU has AVX-512), and a strided fallback at -O1.
+The node functions themselves stay at -O1 (``NODE``): their loops over rows
+only call helpers, and -O3 on them would only add gcc time.
+
 Class targets are validated in a first pass, in C order, so an out-of-range
 target fails the node as ``perform`` does: a ValueError naming the first bad
 index and the number of classes.
@@ -28,6 +35,13 @@ from symgraph.tensor.nnet.softmax_crossentropy import (CrossentropySoftmax1Hot,
                                                        CrossentropySoftmax1HotGrad)
 from symgraph.tensor.type import upcast
 
+# The unit-stride loops of the row helpers: -O1 plus the vectorizer with -O3's cost
+# model, so that gcc vectorizes them (exp through libmvec) into the same vector loop
+# as -O3 does, without -O3's unrolled scalar tails (about 8 ms of gcc per helper at
+# -O3, 3 ms this way).  noinline keeps them out of their -O1 callers.
+VECTOR = '__attribute__((noinline, optimize("O1", "tree-vectorize", ' \
+    '"vect-cost-model=dynamic"))) '
+
 _FLOAT = {"float32": ("float", "f32"), "float64": ("double", "f64")}
 _SIGNATURE = NODE + "static int {}(sg_ctx *ctx, const sg_array *in, sg_array *out)"
 
@@ -40,17 +54,58 @@ def _function(name, body, helpers=()):
 def _row_helpers(dtype):
     """C helpers for rows of ``dtype``: the Reduce folds (max and pairwise sum) and
     ``sg_nn_{dtype}_divide(o, os, n, total)``, ``o[i] /= total`` (vectorized when
-    unit-stride), each emitted once per module."""
+    unit-stride), and ``sg_nn_c_contiguous``, each emitted once per module."""
     t, vec = _FLOAT[dtype][0], f"sg_v8_{dtype}"
     divide = ["int64_t i = 0;", f"if (os == sizeof({t})) {{", f"    {t} *a = ({t} *)o;",
               "    for (; i <= n - 8; i += 8)",
               f"        *({vec} *)(a + i) = *({vec} *)(a + i) / total;",
               "}", "for (; i < n; i++)", f"    *({t} *)(o + i * os) /= total;"]
     name = f"sg_nn_{dtype}_divide"
-    return fold_helpers("max", dtype) + fold_helpers("sum", dtype) + vector_types(dtype) + \
-        [f"#ifndef {name.upper()}", f"#define {name.upper()}",
-         f"{SCALAR}static void {name}(char *o, int64_t os, int64_t n, {t} total)", "{"] + \
+    divide = [f"#ifndef {name.upper()}", f"#define {name.upper()}",
+              f"{SCALAR}static void {name}(char *o, int64_t os, int64_t n, {t} total)", "{"] + \
         ["    " + line for line in divide] + ["}", "#endif", ""]
+    return fold_helpers("max", dtype) + fold_helpers("sum", dtype) + vector_types(dtype) + \
+        divide + _CONTIGUOUS
+
+
+def _row_map(kind, in_dtypes, out_dtype, extras, expression):
+    """C helper ``sg_nn_{kind}_{dtypes}(o, os, p0, s0, ..., n, extras...)`` writing
+    ``o[i] = expression(p0[i], ...)`` for ``i < n``, each operand ``s`` bytes apart, and
+    its name; emitted once per module.  When every stride is the element size, the
+    loop runs in ``..._unit`` (plain indexed restrict pointers, vectorized: ``VECTOR``);
+    otherwise in a strided -O1 loop.  ``extras``: ``(C type, name)`` scalar arguments
+    the expression uses; ``expression`` maps operand element C expressions to C."""
+    name = f"sg_nn_{kind}_{'_'.join(in_dtypes)}_{out_dtype}"
+    ot = _FLOAT[out_dtype][0]
+    types = [_FLOAT[d][0] for d in in_dtypes]
+    extra_params = "".join(f", {t} {v}" for t, v in extras)
+    extra_args = "".join(f", {v}" for _, v in extras)
+    unit_params = "".join(f", const {t} *restrict p{k}" for k, t in enumerate(types))
+    unit_args = "".join(f", (const {t} *)p{k}" for k, t in enumerate(types))
+    params = "".join(f", const char *p{k}, int64_t s{k}" for k in range(len(types)))
+    unit = expression(*[f"p{k}[i]" for k in range(len(types))])
+    strided = expression(*[f"*(const {t} *)(p{k} + i * s{k})" for k, t in enumerate(types)])
+    is_unit = " && ".join([f"os == sizeof({ot})"] +
+                          [f"s{k} == sizeof({t})" for k, t in enumerate(types)])
+    return name, [
+        f"#ifndef {name.upper()}", f"#define {name.upper()}",
+        f"{VECTOR}static void {name}_unit({ot} *restrict o{unit_params}, int64_t n"
+        f"{extra_params})", "{", "    for (int64_t i = 0; i < n; i++)",
+        f"        o[i] = {unit};", "}",
+        f"{SCALAR}static void {name}(char *o, int64_t os{params}, int64_t n{extra_params})",
+        "{", f"    if ({is_unit}) {{", f"        {name}_unit(({ot} *)o{unit_args}, n{extra_args});",
+        "        return;", "    }", "    for (int64_t i = 0; i < n; i++)",
+        f"        *({ot} *)(o + i * os) = {strided};", "}", "#endif", ""]
+
+
+# A C helper (once per module): whether an array of ndim dims is C-contiguous.
+_CONTIGUOUS = [
+    "#ifndef SG_NN_C_CONTIGUOUS", "#define SG_NN_C_CONTIGUOUS",
+    f"{SCALAR}static int sg_nn_c_contiguous(int ndim, const int64_t *n, const int64_t *s, "
+    "int64_t itemsize)", "{", "    int64_t expected = itemsize;",
+    "    for (int d = ndim - 1; d >= 0; d--) {", "        if (n[d] != 1 && s[d] != expected)",
+    "            return 0;", "        expected *= n[d];", "    }", "    return 1;", "}", "#endif",
+    ""]
 
 
 class _Rows:
@@ -85,9 +140,31 @@ class _Rows:
             self.along, [("xe", pointer, strides)],
             [f"m = sg_max_{suffix}(m, *(const {self.t} *)xe);"], "a")
 
-    def each(self, walkers, body):
-        """C lines: ``body`` once per element of the row (walkers from the row pointers)."""
-        return loop_nest(self.along, walkers, body, "a")
+    def apply(self, helper, inputs, extras, output="ok"):
+        """C lines: the :func:`_row_map` helper ``helper`` over the output row ``output``
+        and the input rows ``inputs`` (``(row pointer, strides, dtype)``), with the
+        scalar arguments ``extras``.  Along one axis: one call.  Along several (the
+        output is one run): one call when every input is C-contiguous too, else one
+        per run of the innermost dim."""
+        args = "".join(f", {v}" for v in extras)
+
+        def call(out, operands, stride, length):
+            pointers = "".join(f", {p}, {stride(s, dtype)}" for p, s, dtype in operands)
+            return f"{helper}({out}, {stride('os', self.dtype)}{pointers}, {length}{args});"
+
+        last = self.along[-1]
+        along_last = lambda strides, dtype: f"{strides}[{last}]"  # noqa: E731
+        if self.single:
+            return [call(output, inputs, along_last, f"n[{last}]")]
+        # several axes only for axis=None: the row is the whole array, of shape n
+        flat = " && ".join(f"sg_nn_c_contiguous({len(self.along)}, n, {s}, "
+                           f"sizeof({_FLOAT[dtype][0]}))" for _, s, dtype in inputs)
+        itemsize = lambda strides, dtype: f"sizeof({_FLOAT[dtype][0]})"  # noqa: E731
+        walkers = [(f"{p}e", p, s) for p, s, _ in inputs] + [("oe", output, "os")]
+        inner = [(f"{p}e", s, dtype) for p, s, dtype in inputs]
+        return [f"if ({flat})", "    " + call(output, inputs, itemsize, "row_size"), "else"] + \
+            ["    " + line for line in loop_nest(self.along[:-1], walkers, [
+                call("oe", inner, along_last, f"n[{last}]")], "a")]
 
     def output_sum(self, pointer="ok"):
         """C expression: the pairwise sum of the output row, as ``np.sum`` of a row."""
@@ -110,18 +187,28 @@ def _softmax_like(node, name, log):
     body = ["const sg_array *x = &in[0];", "const int64_t *n = x->shape, *xs = x->strides;",
             f"if (ctx->alloc(ctx, 0, {x.ndim}, n, &out[0]))", "    return -1;",
             "const int64_t *os = out[0].strides;"] + rows.declarations()
-    walkers = [("xe", "xk", "xs"), ("oe", "ok", "os")]
+    exp_shift, helpers = _exp_shift(x.dtype)
     per_row = rows.input_max()
-    per_row += rows.each(walkers, [f"*({t} *)oe = exp(*(const {t} *)xe - m);"])
+    per_row += rows.apply(exp_shift, [("xk", "xs", x.dtype)], ["m"])
     per_row += [f"{t} total = {rows.output_sum()};"]
     if log:
+        shift_log, more = _row_map("shift_log", [x.dtype], x.dtype,
+                                   [(t, "m"), (t, "log_total")],
+                                   lambda a: f"({a} - m) - log_total")
+        helpers += more
         per_row += [f"{t} log_total = log(total);"]
-        per_row += rows.each(walkers, [f"*({t} *)oe = (*(const {t} *)xe - m) - log_total;"])
+        per_row += rows.apply(shift_log, [("xk", "xs", x.dtype)], ["m", "log_total"])
     else:
         per_row += rows.divide("total")
     body += loop_nest(rows.dims, [("xk", "x->data", "xs"), ("ok", "out[0].data", "os")],
                       per_row, "k") + ["return 0;"]
-    return _function(name, body, _row_helpers(x.dtype))
+    return _function(name, body, _row_helpers(x.dtype) + helpers)
+
+
+def _exp_shift(dtype):
+    """The :func:`_row_map` helper ``o = exp(x - m)``: its name and C lines."""
+    return _row_map("exp_shift", [dtype], dtype, [(_FLOAT[dtype][0], "m")],
+                    lambda a: f"exp({a} - m)")
 
 
 @register_c_generator(Softmax)
@@ -165,7 +252,7 @@ def softmax_grad_c_function(node, name):
     out = node.outputs[0]
     if any(v.dtype not in _FLOAT for v in (dy, sm, out)) or sm.ndim == 0:
         return None
-    dt, st, t = _FLOAT[dy.dtype][0], _FLOAT[sm.dtype][0], _FLOAT[out.dtype][0]
+    t = _FLOAT[out.dtype][0]
     rows = _Rows(node.op.axis, sm.ndim, out.dtype)
     label, ndim = c_string(str(node.op)), sm.ndim
     body = ["const sg_array *dy = &in[0], *sm = &in[1];",
@@ -177,14 +264,16 @@ def softmax_grad_c_function(node, name):
             f"{ndim}, dy->shape), sg_shape_text(other, sizeof other, {ndim}, n));", "    }",
             f"if (ctx->alloc(ctx, 0, {ndim}, n, &out[0]))", "    return -1;",
             "const int64_t *os = out[0].strides;"] + rows.declarations()
-    dy_at, sm_at = f"(({t})*(const {dt} *)de)", f"(({t})*(const {st} *)se)"
-    walkers = [("de", "dk", "ds"), ("se", "sk", "ss"), ("oe", "ok", "os")]
-    per_row = rows.each(walkers, [f"*({t} *)oe = {dy_at} * {sm_at};"])
+    # one helper for both passes: dy * sm is (dy - 0) * sm, bit for bit
+    grad, helpers = _row_map("softmax_grad", [dy.dtype, sm.dtype], out.dtype,
+                             [(t, "total")], lambda d, s: f"(({t}){d} - total) * ({t}){s}")
+    operands = [("dk", "ds", dy.dtype), ("sk", "ss", sm.dtype)]
+    per_row = [f"{t} zero = 0;"] + rows.apply(grad, operands, ["zero"])
     per_row += [f"{t} total = {rows.output_sum()};"]
-    per_row += rows.each(walkers, [f"*({t} *)oe = ({dy_at} - total) * {sm_at};"])
+    per_row += rows.apply(grad, operands, ["total"])
     body += loop_nest(rows.dims, [("dk", "dy->data", "ds"), ("sk", "sm->data", "ss"),
                                   ("ok", "out[0].data", "os")], per_row, "k")
-    return _function(name, body + ["return 0;"], _row_helpers(out.dtype))
+    return _function(name, body + ["return 0;"], _row_helpers(out.dtype) + helpers)
 
 
 # -- cross-entropy against integer targets --------------------------------------------
@@ -252,16 +341,16 @@ def crossentropy_softmax_c_function(node, name):
     body += [f"if (ctx->alloc(ctx, 0, {last}, n, &out[0]) || "
              f"ctx->alloc(ctx, 1, {ndim}, n, &out[1]))", "    return -1;",
              "const int64_t *ls = out[0].strides, *os = out[1].strides;"]
+    exp_shift, helpers = _exp_shift(x.dtype)
     per_row = rows.input_max()
-    per_row += rows.each([("xe", "xk", "xs"), ("oe", "ok", "os")],
-                         [f"*({t} *)oe = exp(*(const {t} *)xe - m);"])
+    per_row += rows.apply(exp_shift, [("xk", "xs", x.dtype)], ["m"])
     per_row += [f"{t} total = {rows.output_sum()};",
                 f"{t} picked = *(const {t} *)(xk + {_target(y.dtype)} * xs[{last}]) - m;",
                 f"*({t} *)lk = log(total) - picked;"] + rows.divide("total")
     body += loop_nest(list(range(last)), [("xk", "x->data", "xs"), ("yk", "y->data", "ys"),
                                           ("lk", "out[0].data", "ls"),
                                           ("ok", "out[1].data", "os")], per_row, "k")
-    return _function(name, body + ["return 0;"], _row_helpers(x.dtype))
+    return _function(name, body + ["return 0;"], _row_helpers(x.dtype) + helpers)
 
 
 @register_c_generator(CrossentropySoftmax1HotGrad)
@@ -288,15 +377,16 @@ def crossentropy_softmax_grad_c_function(node, name):
     body += _broadcast_rows(str(node.op), "g", last, ndim)
     body += [f"if (ctx->alloc(ctx, 0, {ndim}, n, &out[0]))", "    return -1;",
              "const int64_t *os = out[0].strides;"]
-    per_row = [f"{t} gr = *(const {t} *)gk;"]
-    per_row += loop_nest([last], [("se", "sk", "ss"), ("oe", "ok", "os")],
-                         [f"*({t} *)oe = *(const {t} *)se * gr;"], "a")
+    scale, helpers = _row_map("scale", [sm.dtype], sm.dtype, [(t, "g")],
+                              lambda a: f"{a} * g")
+    per_row = [f"{t} gr = *(const {t} *)gk;",
+               f"{scale}(ok, os[{last}], sk, ss[{last}], n[{last}], gr);"]
     per_row += [f"{t} *target = ({t} *)(ok + {_target(y.dtype)} * os[{last}]);",
                 "*target = *target - gr;"]
     body += loop_nest(list(range(last)), [("gk", "g->data", "gs"), ("sk", "sm->data", "ss"),
                                           ("yk", "y->data", "ys"),
                                           ("ok", "out[0].data", "os")], per_row, "k")
-    return _function(name, body + ["return 0;"])
+    return _function(name, body + ["return 0;"], helpers)
 
 
 @register_c_generator(CrossentropyCategorical1Hot)

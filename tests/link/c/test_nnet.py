@@ -6,6 +6,9 @@ Each test compiles one function of several nodes (one gcc run).  C and NumPy sum
 row pairwise in the output dtype, but exp comes from different libraries (glibc;
 NumPy's SIMD code), so float32 is compared to a relative 1e-5, float64 to 1e-12.
 """
+import re
+import shutil
+import subprocess
 import warnings
 
 import numpy as np
@@ -127,6 +130,52 @@ def test_softmax_grad_shape_mismatch_raises(rng):
     f = _Pair([dy, sm], [SoftmaxGrad(1)(dy, sm)]).c
     with pytest.raises(ValueError, match=r"dy of shape \(2, 3\) .* shape \(2, 4\)"):
         f(rng.normal(size=(2, 3)), rng.normal(size=(2, 4)))
+
+
+# -- the row helpers: unit-stride (vectorized) and strided rows --------------------------
+
+def _layouts(array):
+    """``array``'s values in every layout the row helpers tell apart: C-contiguous rows
+    (the vectorized loops), Fortran order, a strided slice and reversed rows."""
+    strided = np.repeat(array, 2, axis=-1)[..., ::2]
+    return {"contiguous": array.copy(), "fortran": np.asfortranarray(array),
+            "strided": strided, "reversed": np.flip(np.flip(array, -1).copy(), -1)}
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_row_helpers_on_every_row_length_and_layout(dtype, rng):
+    """Rows of 1, 7, 1000 and 1003 elements (a multiple of the vector width or not) in
+    every layout, built with the default flags (what users run): each pass of the softmax
+    family (exp(x - m), (x - m) - log(total), sm * g, (dy - total) * sm) against perform."""
+    x, dy, sm = (T.tensor(dtype=dtype, shape=(None, None), name=n) for n in ("x", "dy", "sm"))
+    y, g = T.tensor(dtype="int64", shape=(None,), name="y"), T.tensor(dtype=dtype, shape=(None,))
+    outputs = [Softmax(1)(x), LogSoftmax(1)(x), Softmax(None)(x), LogSoftmax(None)(x),
+               SoftmaxGrad(1)(dy, sm), SoftmaxGrad(None)(dy, sm)]
+    outputs += list(CrossentropySoftmax1Hot()(x, y)) + [CrossentropySoftmax1HotGrad()(g, sm, y)]
+    pair = _Pair([x, dy, sm, y, g], outputs, flags=compiler.MODULE_FLAGS)
+    for classes in (1, 7, 1000, 1003):
+        shape = (3, classes)
+        values = [_layouts(_logits(rng, shape, dtype)), _layouts(rng.normal(size=shape).astype(
+            dtype)), _layouts(_probabilities(rng, shape, dtype))]
+        for layout in values[0]:
+            pair.check(*[v[layout] for v in values], _targets(rng, 3, classes, "int64"),
+                       rng.normal(size=3).astype(dtype))
+
+
+def test_softmax_exp_loop_calls_vector_exp():
+    """gcc vectorizes the unit-stride exp(x - m) loop into libmvec calls (where glibc has
+    libmvec and binutils' objdump is installed): one exp call per vector, not per element."""
+    if not compiler.vector_math_level() or not shutil.which("objdump"):
+        pytest.skip("no libmvec or no objdump")
+    from symgraph.link.c.module import ModuleSource, build_module
+    import symgraph.link.c.generators  # noqa: F401
+
+    source = ModuleSource()
+    source.add(Softmax(1)(T.fmatrix("x")).owner)
+    listing = subprocess.run(["objdump", "-d", build_module(source).path], capture_output=True,
+                             text=True, check=True).stdout
+    unit = listing.split("<sg_nn_exp_shift_float32_float32_unit>:")[1].split("\n\n")[0]
+    assert re.search(r"call.*<_ZGV\w+expf", unit), unit
 
 
 # -- cross-entropy against integer targets -----------------------------------------------
