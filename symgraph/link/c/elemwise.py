@@ -101,7 +101,10 @@ def _inner_loop(name, in_dtypes, out_dtypes, scalars, lines, results):
     text += ["#ifdef _OPENMP", "    if (n >= SG_OMP_MIN_ELEMENTS) {",
              "        #pragma omp parallel for simd schedule(static)"]
     text += ["    " + line for line in loop] + ["        return;", "    }", "#endif"]
-    text += loop + ["}", ""]
+    # ivdep: an output is a fresh buffer or exactly an input's (in place), so no step reads
+    # what another wrote; without it gcc gives up on loops of many operands, whose
+    # pairwise overlap checks exceed its limit (an LSTM cell's 7 left tanh scalar)
+    text += ["    #pragma GCC ivdep"] + loop + ["}", ""]
     return "\n".join(text)
 
 
