@@ -258,6 +258,46 @@ static int vm_alias_locked(sg_ctx *ctx, int k, int i, sg_array *result)
 static int vm_view_locked(sg_ctx *ctx, int k, int i, char *data, int ndim,
                           const int64_t *shape, const int64_t *strides, sg_array *result);
 
+/* The base NumPy gives a view of `a`: views of views collapse to the array that owns
+ * the memory (PyArray_SetBaseObject's rule). */
+static PyObject *view_base(PyArrayObject *a)
+{
+    PyObject *base = (PyObject *)a;
+    while (!PyArray_CHKFLAGS((PyArrayObject *)base, NPY_ARRAY_OWNDATA)) {
+        PyObject *next = PyArray_BASE((PyArrayObject *)base);
+        if (!next || Py_TYPE(next) != &PyArray_Type)
+            break;
+        base = next;
+    }
+    return base;
+}
+
+/* May the view `old` (last call's value of the slot) be moved to the new view of src
+ * instead of making a new one?  Only when nobody else holds it: a VM that keeps its
+ * values (no gc, as a scan's inner VM) then makes no view object per step. */
+static int can_move_view(PyObject *old, PyArrayObject *src, int typenum, int ndim, int flags)
+{
+    if (!old || !PyArray_CheckExact(old) || Py_REFCNT(old) != 1)
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)old;
+    return !PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA) && PyArray_TYPE(a) == typenum &&
+        PyArray_NDIM(a) == ndim && (PyArray_FLAGS(a) & NPY_ARRAY_WRITEABLE) == flags &&
+        PyArray_BASE(a) == view_base(src);
+}
+
+static void move_view(PyArrayObject *view, char *data, const int64_t *shape,
+                      const int64_t *strides)
+{
+    PyArrayObject_fields *fields = (PyArrayObject_fields *)view;
+    fields->data = data;
+    if (fields->nd > 0) {
+        memcpy(fields->dimensions, shape, (size_t)fields->nd * sizeof(npy_intp));
+        memcpy(fields->strides, strides, (size_t)fields->nd * sizeof(npy_intp));
+    }
+    PyArray_UpdateFlags(view, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS |
+                        NPY_ARRAY_ALIGNED);
+}
+
 static int vm_view(sg_ctx *ctx, int k, int i, char *data, int ndim, const int64_t *shape,
                    const int64_t *strides, sg_array *result)
 {
@@ -277,12 +317,19 @@ static int vm_view_locked(sg_ctx *ctx, int k, int i, char *data, int ndim,
         return sg_fail(ctx, SG_ERR_RUNTIME, "view: bad output %d, input %d or ndim %d", k, i,
                        ndim);
     PyArrayObject *src = (PyArrayObject *)vm->slots[st->in_slots[i]];
+    int flags = PyArray_ISWRITEABLE(src) ? NPY_ARRAY_WRITEABLE : 0;
+    PyObject **slot = &vm->slots[st->out_slots[k]];
+    if (!vm->gc && can_move_view(*slot, src, st->out_typenums[k], ndim, flags)) {
+        move_view((PyArrayObject *)*slot, data, shape, strides);
+        fill_view(result, (PyArrayObject *)*slot);
+        vm->produced[k] = 1;
+        return 0;
+    }
     PyArray_Descr *descr = PyArray_DescrFromType(st->out_typenums[k]);
     if (!descr) {
         ctx->error_kind = SG_ERR_PYTHON;
         return -1;
     }
-    int flags = PyArray_ISWRITEABLE(src) ? NPY_ARRAY_WRITEABLE : 0;
     PyObject *view = PyArray_NewFromDescr(&PyArray_Type, descr, ndim, (npy_intp *)shape,
                                           (npy_intp *)strides, data, flags, NULL);
     if (!view) {
