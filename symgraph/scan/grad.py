@@ -21,6 +21,7 @@ the backward pass is itself differentiable (second order).
 """
 from symgraph.gradient import disconnected_type, grad
 from symgraph.scan.history import SharedHistory
+from symgraph.scan.residuals import Residuals, recurrent_products
 from symgraph.scan.op import is_differentiable
 from symgraph.scan.utils import clone_with, input_dependencies, is_known_zero
 
@@ -32,6 +33,14 @@ def scan_grad(op, node, output_grads):
         grads = _Backward(history.op, history.node, history.output_grads(output_grads),
                           history.recorded).input_grads()
         return history.input_values(grads)
+    products = recurrent_products(op)
+    if products:  # store them in the forward pass, if the backward step reads them
+        rebuilt = Residuals(op, node, products)
+        backward = _Backward(rebuilt.op, rebuilt.node, rebuilt.output_grads(output_grads),
+                             residuals=rebuilt.recorded)
+        grads = backward.input_grads()
+        if backward.reads_residuals:
+            return grads
     return _Backward(op, node, output_grads).input_grads()
 
 
@@ -51,11 +60,14 @@ class _Backward:
     """Builds the backward scan of one forward Scan node (shared states ignored: the
     caller checked they play no part in the gradient)."""
 
-    def __init__(self, op, node, output_grads, recorded=()):
+    def __init__(self, op, node, output_grads, recorded=(), residuals=()):
         info = self.info = op.info
         self.op, self.node = op, node
         # (inner variable, outer per-step values): read from the forward pass, not recomputed
         self.recorded = list(recorded)
+        # the same for intermediates the gradient reads: their values, not their graph
+        self.residuals = list(residuals)
+        self.reads_residuals = False  # set when the backward step is built
         self.n_steps, self.seqs, self.inits, _, self.non_seqs = info.split_outer_inputs(
             node.inputs)
         self.buffers, self.stacks, _ = info.split_outer_outputs(node.outputs)
@@ -156,6 +168,8 @@ class _Backward:
         for r, (_, stack) in enumerate(self.recorded):
             if n_inner + r in self.used:
                 seq_groups.append(("recorded", r, self._reversed(stack, 0)))
+        for r, (_, stack) in enumerate(self.residuals):
+            seq_groups.append(("residual", r, self._reversed(stack, 0)))
         for i in self.live_states:
             if self._stored(self.news[i]):
                 seq_groups.append(("value", i, self._reversed(self.buffers[i], lags[i])))
@@ -275,7 +289,7 @@ class _BackwardStep:
         seq_args = args[:n_groups]
         carry_args = args[n_groups:n_groups + n_carry]
         non_seq_args = args[n_groups + n_carry:]
-        mapping, values, g_ext = {}, {}, {}
+        mapping, values, g_ext, residuals = {}, {}, {}, {}
         for (kind, index, _), arg in zip(self.groups, seq_args):
             if kind == "seq":
                 mapping[inner[index]] = arg
@@ -283,6 +297,8 @@ class _BackwardStep:
                 mapping[inner[index]] = arg
             elif kind == "recorded":
                 mapping[bw.recorded[index][0]] = arg
+            elif kind == "residual":
+                residuals[index] = arg
             elif kind == "value":
                 values[index] = arg
             else:
@@ -293,14 +309,16 @@ class _BackwardStep:
         carry = dict(zip(bw.carry_states, carry_args))
         outs = [(i, bw.news[i]) for i in bw.live_states]
         outs += [(info.n_states + j, bw.nits[j]) for j in bw.live_nits]
-        cloned = clone_with([o for _, o in outs], mapping)
+        cloned = clone_with([o for _, o in outs] + [v for v, _ in bw.residuals], mapping)
+        stored = {var: residuals[r] for r, var in enumerate(cloned[len(outs):])}
+        cloned = cloned[:len(outs)]
         seeds = {}
         for (o, _), var in zip(outs, cloned):
             adj = self._adjoint(o, carry, g_ext)
             if adj is not None:
                 seeds[var] = adj if var not in seeds else seeds[var] + adj
         wrt = [mapping[inner[k]] for k in bw.wrt]
-        contributions = dict(zip(bw.wrt, self._vjp(seeds, wrt, outs, cloned, values)))
+        contributions = dict(zip(bw.wrt, self._vjp(seeds, wrt, outs, cloned, values, stored)))
         results = [self._new_carry(i, carry[i], contributions) for i in bw.carry_states]
         for j in bw.acc_non_seqs:  # summed over the steps after the loop
             c = contributions.get(first_non_seq + j)
@@ -323,20 +341,25 @@ class _BackwardStep:
             return None
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
-    @staticmethod
-    def _vjp(seeds, wrt, outs, cloned, values):
+    def _vjp(self, seeds, wrt, outs, cloned, values, stored):
         if not seeds or not wrt:
             return [None] * len(wrt)
         grads = grad(None, wrt, known_grads=seeds, disconnected_inputs="ignore",
                      return_disconnected="None")
         present = [g for g in grads if g is not None]
-        # the stored forward values stand for the recomputed outputs
+        # the stored forward values (outputs and residuals) stand for their recomputation
         swap = {var: values[o] for (o, _), var in zip(outs, cloned)
                 if o in values and var.owner is not None}
         if swap and present:
-            present = iter(clone_with(present, swap))
-            grads = [None if g is None else next(present) for g in grads]
-        return grads
+            present = clone_with(present, swap)
+        if stored and present:  # a product whose shape alone is read is not stored
+            read = _values_read(present)
+            stored = {var: row for var, row in stored.items() if var in read}
+            if stored:
+                self.bw.reads_residuals = True
+                present = clone_with(present, stored)
+        present = iter(present)
+        return [None if g is None else next(present) for g in grads]
 
     def _new_carry(self, i, window, contributions):
         """Shift state i's window by one step and add this step's contributions through
@@ -359,6 +382,22 @@ class _BackwardStep:
             parts = ([window[r + 1]] if r + 1 < lag else []) + by_row.get(r, [])
             rows.append(_sum(parts) if parts else _zeros_like(window[0]))
         return stack(rows)
+
+
+def _values_read(outputs):
+    """The variables whose values ``outputs`` are computed from (not those of which only
+    the shape is read: the shape rewrites compute that from the inputs)."""
+    from symgraph.tensor.shape import Shape, Shape_i
+
+    seen, stack = set(), list(outputs)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v.owner is not None and not isinstance(v.owner.op, (Shape, Shape_i)):
+            stack.extend(v.owner.inputs)
+    return seen
 
 
 def _sum(parts):
