@@ -16,6 +16,9 @@ canonicalize:
   sequences (and loop invariants) run on whole sequences before the loop, batched
   (per-step ``dot(x_t, W)`` becomes one ``dot(X, W)``; elementwise ops on ``x_t``
   become the same op on ``X``) and come in as new sequences;
+- ``scan_push_out_row_shapes``: the shape of a sequence's row, the same at every step,
+  comes in as a non-sequence ``shape(X)[1:]``; a sequence read only for its shape is
+  dropped (with what computed it outside, when nothing else reads that);
 - ``scan_merge``: scans that run the same number of steps (the same ``n_steps``
   variable), neither feeding the other, become one loop; ``scan_merge_duplicates``
   then removes what they computed twice.  This is what makes the Gauss-Newton
@@ -546,6 +549,31 @@ def scan_push_out_seq(fgraph, node):
                                           inner=mapping[v], exact=v in exact))
     parts.substitute(mapping)
     _nits_from_sequences(parts)
+    _drop_unread_inputs(parts)
+    return parts.build()
+
+
+@register_canonicalize("scan")
+@node_rewriter([Scan])
+def scan_push_out_row_shapes(fgraph, node):
+    """The shape of a sequence's row is the same at every step: ``shape(x_t)`` becomes
+    the non-sequence ``shape(X)[1:]`` (a gradient's ``SumToShape`` reads such shapes), and
+    a sequence read only for its shape is no longer an input of the loop."""
+    from symgraph.tensor.shape import Shape, Shape_i
+
+    parts = _Parts(node)
+    rows = {s.inner: s.outer for s in parts.seqs}
+    mapping = {}
+    for n in io_toposort(parts.inner_inputs(), parts.inner_outputs()):
+        if isinstance(n.op, (Shape, Shape_i)) and n.inputs[0] in rows:
+            seq, v = rows[n.inputs[0]], n.outputs[0]
+            outer = seq.shape[1:] if isinstance(n.op, Shape) else Shape_i(n.op.i + 1)(seq)
+            mapping[v] = v.type.make_variable(name=v.name)
+            parts.non_seqs.append(_Piece(outer=_fit_outer(outer, v.type, False),
+                                         inner=mapping[v]))
+    if not mapping:
+        return None
+    parts.substitute(mapping)
     _drop_unread_inputs(parts)
     return parts.build()
 

@@ -140,6 +140,26 @@ def test_sequence_push_out_keeps_the_length_check(rng):
         f(xv, 7)
 
 
+@pytest.mark.parametrize("linker", MODES)
+def test_row_shapes_come_in_as_non_sequences(rng, linker):
+    """A gradient reads shapes of rows (SumToShape): the sequence behind a row read only
+    for its shape stops being an input, and what computed it outside goes."""
+    x, w, u, b, h0 = RNN_VARS
+    cost = (rnn(x, w, u, b, h0) ** 2).sum()
+    g = sg.grad(cost, [w, u])
+    on, off = with_and_without(RNN_VARS, g, "scan_push_out_row_shapes", linker)
+    backward_on = next(n for n in scans(on) if n.op.name == "grad_of_scan")
+    backward_off = next(n for n in scans(off) if n.op.name == "grad_of_scan")
+    assert "Shape" not in inner_ops(backward_on)
+    assert backward_on.op.info.n_seqs < backward_off.op.info.n_seqs
+    products = [n for n in on.maker.fgraph.apply_nodes if "Dot" in type(n.op).__name__
+                or "Gemm" in type(n.op).__name__]
+    products_off = [n for n in off.maker.fgraph.apply_nodes if "Dot" in type(n.op).__name__
+                    or "Gemm" in type(n.op).__name__]
+    assert len(products) < len(products_off)  # the shape-only h_{t-1} u is not computed
+    assert_same(on, off, *rnn_point(rng))
+
+
 # -- 3. merging loops ---------------------------------------------------------------------
 @pytest.mark.parametrize("linker", MODES)
 def test_loops_over_the_same_steps_merge(rng, linker):
