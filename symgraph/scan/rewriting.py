@@ -15,7 +15,8 @@ canonicalize:
 - ``scan_push_out_seq``: inner computations that read only the current rows of
   sequences (and loop invariants) run on whole sequences before the loop, batched
   (per-step ``dot(x_t, W)`` becomes one ``dot(X, W)``; elementwise ops on ``x_t``
-  become the same op on ``X``) and come in as new sequences;
+  become the same op on ``X``, ``x_t[a:b]`` becomes ``X[:, a:b]``) and come in as new
+  sequences;
 - ``scan_push_out_row_shapes``: the shape of a sequence's row, the same at every step,
   comes in as a non-sequence ``shape(X)[1:]``; a sequence read only for its shape is
   dropped (with what computed it outside, when nothing else reads that);
@@ -487,6 +488,7 @@ def _batched(node, args):
     from symgraph.tensor.basic import dimshuffle
     from symgraph.tensor.elemwise import DimShuffle, Elemwise
     from symgraph.tensor.math import Dot, Reduce, dot
+    from symgraph.tensor.subtensor import _FULL, Subtensor
 
     op = node.op
     if isinstance(op, Elemwise):
@@ -497,6 +499,11 @@ def _batched(node, args):
     if isinstance(op, DimShuffle):
         (x, _), = args
         return [dimshuffle(x, (0,) + tuple(d if d == "x" else d + 1 for d in op.new_order))]
+    if isinstance(op, Subtensor):  # x_t[i] -> X[:, i] (the index reads no sequence)
+        (x, x_steps), *index = args
+        if not x_steps or any(steps for _, steps in index):
+            return None
+        return [Subtensor((_FULL,) + op.idx_list)(x, *[v for v, _ in index])]
     if isinstance(op, Dot):
         (a, a_steps), (b, b_steps) = args
         if a_steps and not b_steps and a.ndim == 2:  # rows x_t . W

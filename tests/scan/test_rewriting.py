@@ -119,6 +119,23 @@ def test_elementwise_on_rows_and_transposed_products_move_out(rng):
     np.testing.assert_allclose(got, np.cumsum(rows, axis=0), rtol=1e-12)
 
 
+def test_slices_of_rows_move_out_as_column_slices(rng):
+    x, i = T.dmatrix("x"), T.lscalar("i")
+
+    def step(xt, acc, i):
+        return acc + T.nnet.sigmoid(xt[1:3]) * xt[i]
+
+    out, _ = scan(step, sequences=x, outputs_info=T.zeros((2,), dtype="float64"),
+                  non_sequences=i)
+    on, off = with_and_without([x, i], out, "scan_push_out_seq")
+    (loop,) = scans(on)
+    assert "Subtensor" not in inner_ops(loop) and "Subtensor" in inner_ops(scans(off)[0])
+    xv = rng.normal(size=(5, 4))
+    got = assert_same(on, off, xv, 3)
+    rows = 1 / (1 + np.exp(-xv[:, 1:3])) * xv[:, 3:4]
+    np.testing.assert_allclose(got, np.cumsum(rows, axis=0), rtol=1e-12)
+
+
 def test_a_loop_of_row_functions_disappears(rng):
     x = T.dmatrix("x")
     out, _ = scan(lambda v: T.exp(v) * 2.0, sequences=x)
