@@ -380,6 +380,125 @@ static PyObject *set_blas(PyObject *self, PyObject *capi)
     Py_RETURN_NONE;
 }
 
+/* BLAS with 64-bit integers (ILP64, as NumPy's bundled OpenBLAS exports it): the table
+ * keeps its 32-bit signatures, and these adapters widen the integers.  Generated code
+ * checks that every size fits an int before it calls BLAS, so widening loses nothing. */
+typedef int64_t i64;
+static struct {
+    void (*sgemm)(char *, char *, i64 *, i64 *, i64 *, float *, float *, i64 *, float *, i64 *,
+                  float *, float *, i64 *);
+    void (*dgemm)(char *, char *, i64 *, i64 *, i64 *, double *, double *, i64 *, double *,
+                  i64 *, double *, double *, i64 *);
+    void (*sgemv)(char *, i64 *, i64 *, float *, float *, i64 *, float *, i64 *, float *,
+                  float *, i64 *);
+    void (*dgemv)(char *, i64 *, i64 *, double *, double *, i64 *, double *, i64 *, double *,
+                  double *, i64 *);
+    void (*sger)(i64 *, i64 *, float *, float *, i64 *, float *, i64 *, float *, i64 *);
+    void (*dger)(i64 *, i64 *, double *, double *, i64 *, double *, i64 *, double *, i64 *);
+    float (*sdot)(i64 *, float *, i64 *, float *, i64 *);
+    double (*ddot)(i64 *, double *, i64 *, double *, i64 *);
+    void (*saxpy)(i64 *, float *, float *, i64 *, float *, i64 *);
+    void (*daxpy)(i64 *, double *, double *, i64 *, double *, i64 *);
+    void (*sscal)(i64 *, float *, float *, i64 *);
+    void (*dscal)(i64 *, double *, double *, i64 *);
+} ilp64;
+
+#define SG_GEMM64(name, T)                                                                    \
+    static void name##_ilp64(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a,       \
+                             int *lda, T *b, int *ldb, T *beta, T *c, int *ldc)                \
+    {                                                                                         \
+        i64 M = *m, N = *n, K = *k, LDA = *lda, LDB = *ldb, LDC = *ldc;                       \
+        ilp64.name(ta, tb, &M, &N, &K, alpha, a, &LDA, b, &LDB, beta, c, &LDC);               \
+    }
+#define SG_GEMV64(name, T)                                                                    \
+    static void name##_ilp64(char *t, int *m, int *n, T *alpha, T *a, int *lda, T *x,         \
+                             int *incx, T *beta, T *y, int *incy)                             \
+    {                                                                                         \
+        i64 M = *m, N = *n, LDA = *lda, INCX = *incx, INCY = *incy;                           \
+        ilp64.name(t, &M, &N, alpha, a, &LDA, x, &INCX, beta, y, &INCY);                      \
+    }
+#define SG_GER64(name, T)                                                                     \
+    static void name##_ilp64(int *m, int *n, T *alpha, T *x, int *incx, T *y, int *incy,      \
+                             T *a, int *lda)                                                  \
+    {                                                                                         \
+        i64 M = *m, N = *n, INCX = *incx, INCY = *incy, LDA = *lda;                           \
+        ilp64.name(&M, &N, alpha, x, &INCX, y, &INCY, a, &LDA);                               \
+    }
+#define SG_DOT64(name, T)                                                                     \
+    static T name##_ilp64(int *n, T *x, int *incx, T *y, int *incy)                           \
+    {                                                                                         \
+        i64 N = *n, INCX = *incx, INCY = *incy;                                               \
+        return ilp64.name(&N, x, &INCX, y, &INCY);                                            \
+    }
+#define SG_AXPY64(name, T)                                                                    \
+    static void name##_ilp64(int *n, T *alpha, T *x, int *incx, T *y, int *incy)              \
+    {                                                                                         \
+        i64 N = *n, INCX = *incx, INCY = *incy;                                               \
+        ilp64.name(&N, alpha, x, &INCX, y, &INCY);                                            \
+    }
+#define SG_SCAL64(name, T)                                                                    \
+    static void name##_ilp64(int *n, T *alpha, T *x, int *incx)                               \
+    {                                                                                         \
+        i64 N = *n, INCX = *incx;                                                             \
+        ilp64.name(&N, alpha, x, &INCX);                                                      \
+    }
+SG_GEMM64(sgemm, float) SG_GEMM64(dgemm, double) SG_GEMV64(sgemv, float)
+SG_GEMV64(dgemv, double) SG_GER64(sger, float) SG_GER64(dger, double) SG_DOT64(sdot, float)
+SG_DOT64(ddot, double) SG_AXPY64(saxpy, float) SG_AXPY64(daxpy, double)
+SG_SCAL64(sscal, float) SG_SCAL64(dscal, double)
+
+/* set_blas_ilp64({name: address}): NumPy's (or another ILP64) BLAS behind the table. */
+static PyObject *set_blas_ilp64(PyObject *self, PyObject *addresses)
+{
+    static const char *names[] = {SG_BLAS_NAMES};
+    void *pointers[sizeof names / sizeof names[0]];
+    _Static_assert(sizeof ilp64 == sizeof pointers, "SG_BLAS_NAMES matches the ILP64 table");
+    if (!PyDict_Check(addresses)) {
+        PyErr_SetString(PyExc_TypeError, "set_blas_ilp64: a dict name -> function address");
+        return NULL;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        PyObject *address = PyDict_GetItemString(addresses, names[k]);
+        if (!address) {
+            PyErr_Format(PyExc_KeyError, "set_blas_ilp64: no address for %s", names[k]);
+            return NULL;
+        }
+        if (!(pointers[k] = PyLong_AsVoidPtr(address))) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "set_blas_ilp64: null address for %s", names[k]);
+            return NULL;
+        }
+    }
+    memcpy(&ilp64, pointers, sizeof ilp64);
+    sg_blas adapters = {sgemm_ilp64, dgemm_ilp64, sgemv_ilp64, dgemv_ilp64, sger_ilp64,
+                        dger_ilp64, sdot_ilp64, ddot_ilp64, saxpy_ilp64, daxpy_ilp64,
+                        sscal_ilp64, dscal_ilp64};
+    blas_table = adapters;
+    blas_loaded = 1;
+    Py_RETURN_NONE;
+}
+
+/* blas_addresses() -> {name: address} of the table generated code calls (the C
+ * references of the benchmarks call the same functions). */
+static PyObject *blas_addresses(PyObject *self, PyObject *unused)
+{
+    static const char *names[] = {SG_BLAS_NAMES};
+    void *pointers[sizeof names / sizeof names[0]];
+    if (!blas_loaded) {
+        PyErr_SetString(PyExc_RuntimeError, "blas_addresses: no BLAS set yet (ensure_blas)");
+        return NULL;
+    }
+    memcpy(pointers, &blas_table, sizeof blas_table);
+    PyObject *result = PyDict_New();
+    for (size_t k = 0; result && k < sizeof names / sizeof names[0]; k++) {
+        PyObject *address = PyLong_FromVoidPtr(pointers[k]);
+        if (!address || PyDict_SetItemString(result, names[k], address) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(address);
+    }
+    return result;
+}
+
 /* -- running steps ------------------------------------------------------------ */
 
 static void raise_from_ctx(VM *vm)
@@ -1320,6 +1439,10 @@ static PyMethodDef cvm_methods[] = {
      "load_library(path) -> addresses of the node functions of a generated module"},
     {"set_blas", set_blas, METH_O,
      "set_blas(scipy.linalg.cython_blas.__pyx_capi__): the BLAS generated code calls"},
+    {"blas_addresses", blas_addresses, METH_NOARGS,
+     "blas_addresses() -> {name: address}: the BLAS table generated code calls"},
+    {"set_blas_ilp64", set_blas_ilp64, METH_O,
+     "set_blas_ilp64({name: address}): an ILP64 BLAS (64-bit integers) behind the same table"},
     {"scan", module_scan, METH_VARARGS,
      "scan(plan, inputs) -> outputs: a Scan's whole loop in C over its inner VM (see "
      "csrc/scan_loop.c; plan from symgraph.scan.loop.c_loop_plan)"},

@@ -39,6 +39,7 @@ _FLAGS = {
     "compiledir": (_default_compiledir(), str, None),
     "profile": (False, _parse_bool, None),
     "openmp": (True, _parse_bool, None),
+    "blas": ("auto", str, ("auto", "numpy", "scipy")),
     "on_opt_error": ("warn", str, ("warn", "raise", "ignore")),
     "compute_test_value": ("off", str, ("off", "ignore", "warn", "raise")),
     "constant_folding_max_size": (1 << 20, int, None),

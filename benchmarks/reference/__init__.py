@@ -1,7 +1,7 @@
 """The hand-written C training step (the benchmark's "limit" column).
 
 ``CReferenceMLP`` owns float32 parameters in NumPy arrays and runs SGD steps
-entirely in C (``mlp_step.c``), calling SciPy's BLAS through raw pointers.
+entirely in C (``mlp_step.c``), calling symgraph's BLAS (benchmarks/reference/blas.py) through raw pointers.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)

@@ -1,26 +1,20 @@
-"""Raw addresses of the BLAS routines that SciPy exports to Cython.
+"""Raw addresses of the BLAS routines symgraph's generated code calls.
 
-``scipy.linalg.cython_blas.__pyx_capi__`` maps names to PyCapsules whose pointer
-is the C-callable routine (Fortran ABI: every argument by pointer).  The C
-reference calls them through these addresses, so no BLAS is linked at build time.
+The C references call BLAS through these addresses (Fortran ABI: every argument by
+pointer, 32-bit integers), so no BLAS is linked at build time, and a reference uses
+exactly the BLAS that symgraph uses (``symgraph.link.c.runtime.ensure_blas``: NumPy's
+bundled OpenBLAS behind adapters, or SciPy's ``cython_blas``): the comparison is of
+everything but the BLAS.
 
 >>> address = blas_address('sgemm')
 >>> address > 0
 True
 """
-import ctypes
-
-_get_name = ctypes.pythonapi.PyCapsule_GetName
-_get_name.restype = ctypes.c_char_p
-_get_name.argtypes = [ctypes.py_object]
-_get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_get_pointer.restype = ctypes.c_void_p
-_get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
 def blas_address(name):
-    """The address (an int) of SciPy's BLAS routine ``name``, e.g. ``'sgemm'``."""
-    from scipy.linalg import cython_blas
+    """The address (an int) of the BLAS routine ``name``, e.g. ``'sgemm'``."""
+    from symgraph.link.c.runtime import cvm, ensure_blas
 
-    capsule = cython_blas.__pyx_capi__[name]
-    return _get_pointer(capsule, _get_name(capsule))
+    ensure_blas()
+    return cvm().blas_addresses()[name]

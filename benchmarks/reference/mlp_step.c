@@ -3,7 +3,7 @@
  * Float32, tanh hidden layers, softmax + mean negative log-likelihood, plain SGD.
  * Matrices are row-major (C order) as NumPy keeps them; BLAS is column-major, so a
  * row-major (m x n) matrix is handed to BLAS as its (n x m) transpose with ld = n.
- * BLAS is reached through the function pointers SciPy exports (Fortran ABI: every
+ * BLAS is reached through the function pointers symgraph calls (Fortran ABI: every
  * argument by pointer), so nothing is linked at build time.
  *
  * At batch 1 the step uses sgemv and an in-place sger; at larger batches sgemm, with

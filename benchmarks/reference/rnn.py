@@ -1,7 +1,7 @@
 """The hand-written C training step of the RNN benchmark (its "limit" column).
 
 ``CReferenceRNN`` owns float32 parameters ``[E, W, b, U, c]`` in NumPy arrays and runs
-BPTT + SGD steps entirely in C (``rnn_step.c``), calling SciPy's BLAS through raw
+BPTT + SGD steps entirely in C (``rnn_step.c``), calling symgraph's BLAS through raw
 pointers, like the MLP's reference.
 
 >>> from benchmarks.impls_rnn.spec import init_params, make_data

@@ -7,7 +7,7 @@
  *
  * Matrices are row-major (C order) as NumPy keeps them; BLAS is column-major, so a
  * row-major (m x n) matrix is handed to BLAS as its (n x m) transpose with ld = n.  BLAS
- * is reached through the function pointers SciPy exports (Fortran ABI), so nothing is
+ * is reached through the function pointers symgraph calls (Fortran ABI), so nothing is
  * linked at build time.  Per step: sgemv for h @ W and for W @ d_z.  Over the whole
  * sequence: sgemm for the output layer, its input gradient, and the in-place weight
  * updates (beta = 1, alpha = -lr).  Compiled with -ffast-math, so that expf and tanhf

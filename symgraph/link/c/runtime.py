@@ -41,17 +41,60 @@ def cvm():
     return module
 
 
+BLAS_NAMES = ("sgemm", "dgemm", "sgemv", "dgemv", "sger", "dger", "sdot", "ddot", "saxpy",
+              "daxpy", "sscal", "dscal")  # SG_BLAS_NAMES in csrc/sg_abi.h
+
+
 @functools.lru_cache(maxsize=None)
 def ensure_blas():
-    """Give the VM SciPy's BLAS function pointers (once per process).
+    """Give the VM the BLAS that generated code calls (once per process); returns which:
+    ``'numpy'`` or ``'scipy'``.
 
-    Generated code reaches BLAS through ``ctx->blas`` (csrc/sg_abi.h); the
-    pointers come from ``scipy.linalg.cython_blas``, so symgraph links no
-    BLAS of its own and uses the same library (and thread pool) as SciPy.
+    Generated code reaches BLAS through ``ctx->blas`` (csrc/sg_abi.h), so symgraph links
+    no BLAS of its own.  ``config.blas`` picks it: ``'numpy'``, the OpenBLAS that NumPy's
+    wheels bundle (64-bit integers, called through adapters; one thread pool shared with
+    NumPy, and a newer build: 1.5x faster on the skinny products of small batches);
+    ``'scipy'``, ``scipy.linalg.cython_blas``; ``'auto'``, NumPy's where found.
 
-    >>> ensure_blas()
+    >>> ensure_blas() in ('numpy', 'scipy')
+    True
     """
+    from symgraph import config
+
+    if config.blas in ("auto", "numpy"):
+        addresses = _numpy_blas_addresses()
+        if addresses is not None:
+            cvm().set_blas_ilp64(addresses)
+            return "numpy"
+        if config.blas == "numpy":
+            raise RuntimeError("config.blas='numpy': this NumPy bundles no ILP64 OpenBLAS "
+                               "(numpy.libs/*openblas64*); use 'scipy' or 'auto'")
     cvm().set_blas(_cython_blas_capi())
+    return "scipy"
+
+
+def _numpy_blas_addresses():
+    """``{name: address}`` of the ILP64 BLAS functions of the OpenBLAS bundled with NumPy's
+    wheels (already loaded by ``import numpy``), or None where there is none."""
+    import ctypes
+    import glob
+    import os
+
+    import numpy
+
+    root = os.path.dirname(os.path.dirname(numpy.__file__))
+    for path in sorted(glob.glob(os.path.join(root, "numpy.libs", "*openblas64*")) +
+                       glob.glob(os.path.join(os.path.dirname(numpy.__file__), ".dylibs",
+                                              "*openblas64*"))):
+        library = ctypes.CDLL(path)
+        for prefix in ("scipy_", ""):
+            try:
+                functions = [getattr(library, f"{prefix}{name}_64_") for name in BLAS_NAMES]
+            except AttributeError:
+                continue
+            return {name: ctypes.cast(f, ctypes.c_void_p).value
+                    for name, f in zip(BLAS_NAMES, functions)}
+    return None
 
 
 def _cython_blas_capi():
