@@ -27,6 +27,11 @@ enum { STEP_C = 0, STEP_PY = 1, STEP_JUMP = 2, STEP_LOOP = 3 };
 
 typedef struct ScanPlan ScanPlan;  /* a Scan's loop layout (scan_loop.c) */
 
+/* The buffer pool of a VM that frees intermediates: at most this many arrays, each of at
+ * most this many bytes (16 MiB in all), so that a small graph's call allocates nothing. */
+#define SG_POOL_ENTRIES 64
+#define SG_POOL_MAX_BYTES (256 * 1024)
+
 typedef struct {
     int kind;
     sg_node_fn fn;                    /* STEP_C */
@@ -51,6 +56,10 @@ typedef struct {
     int *in_slots, *out_slots;
     Step *steps;
     int gc, running, max_nin, max_nout;
+    /* gc: small intermediates freed by one step are kept for the next alloc of their shape
+     * (in this call or a later one) instead of going back to malloc (see release_slot) */
+    PyObject *pool[SG_POOL_ENTRIES];
+    int pool_n;
     sg_array *arr_in, *arr_out;
     char *produced;                   /* outputs of the current C step given a buffer */
     Step *current;
@@ -171,6 +180,43 @@ static int can_recycle(PyObject *old, int typenum, int ndim, const int64_t *shap
     return 1;
 }
 
+/* Free slot s after its last reader: a small array nobody else holds goes to the pool. */
+static void release_slot(VM *vm, int s)
+{
+    PyObject *v = vm->slots[s];
+    if (!v)
+        return;
+    vm->slots[s] = NULL;
+    if (vm->pool_n < SG_POOL_ENTRIES && PyArray_CheckExact(v) && Py_REFCNT(v) == 1 &&
+        PyArray_CHKFLAGS((PyArrayObject *)v, NPY_ARRAY_OWNDATA | NPY_ARRAY_C_CONTIGUOUS |
+                         NPY_ARRAY_WRITEABLE) &&
+        PyArray_NBYTES((PyArrayObject *)v) <= SG_POOL_MAX_BYTES) {
+        vm->pool[vm->pool_n++] = v;
+        return;
+    }
+    Py_DECREF(v);
+}
+
+/* A pooled array of this dtype and shape (new reference, out of the pool), or NULL. */
+static PyObject *from_pool(VM *vm, int typenum, int ndim, const int64_t *shape)
+{
+    for (int k = vm->pool_n - 1; k >= 0; k--) {
+        PyArrayObject *a = (PyArrayObject *)vm->pool[k];
+        if (PyArray_TYPE(a) != typenum || PyArray_NDIM(a) != ndim ||
+            memcmp(PyArray_DIMS(a), shape, (size_t)ndim * sizeof(int64_t)) != 0)
+            continue;
+        vm->pool[k] = vm->pool[--vm->pool_n];
+        return (PyObject *)a;
+    }
+    return NULL;
+}
+
+static void clear_pool(VM *vm)
+{
+    while (vm->pool_n > 0)
+        Py_CLEAR(vm->pool[--vm->pool_n]);
+}
+
 /* Callbacks that create Python objects take the GIL back if the step released it. */
 static PyThreadState *hold_gil(VM *vm)
 {
@@ -213,7 +259,9 @@ static int vm_alloc_locked(sg_ctx *ctx, int k, int ndim, const int64_t *shape,
     int slot = st->out_slots[k];
     PyObject *old = vm->slots[slot];
     if (!(!vm->gc && can_recycle(old, st->out_typenums[k], ndim, shape))) {
-        PyObject *fresh = PyArray_EMPTY(ndim, (npy_intp *)shape, st->out_typenums[k], 0);
+        PyObject *fresh = vm->gc ? from_pool(vm, st->out_typenums[k], ndim, shape) : NULL;
+        if (!fresh)
+            fresh = PyArray_EMPTY(ndim, (npy_intp *)shape, st->out_typenums[k], 0);
         if (!fresh) {
             ctx->error_kind = SG_ERR_PYTHON;
             return -1;
@@ -759,7 +807,7 @@ static int run_steps(VM *vm)
             if (jump) {  /* a jump's frees: the values read only in the range it skips */
                 if (vm->gc)
                     for (int f = 0; f < st->nfree; f++)
-                        Py_CLEAR(vm->slots[st->free_slots[f]]);
+                        release_slot(vm, st->free_slots[f]);
                 k = st->target;
             } else {
                 k++;
@@ -777,7 +825,7 @@ static int run_steps(VM *vm)
         }
         if (vm->gc)
             for (int f = 0; f < st->nfree; f++)
-                Py_CLEAR(vm->slots[st->free_slots[f]]);
+                release_slot(vm, st->free_slots[f]);
         k++;
     }
     return 0;
@@ -1249,6 +1297,8 @@ static int VM_traverse(VM *vm, visitproc visit, void *arg)
         Py_VISIT(vm->steps[k].cells);
         Py_VISIT(vm->steps[k].plan);
     }
+    for (int k = 0; k < vm->pool_n; k++)
+        Py_VISIT(vm->pool[k]);
     Py_VISIT(vm->error_handler);
     Py_VISIT(vm->keepalive);
     Py_VISIT(vm->input_cells);
@@ -1275,6 +1325,7 @@ static int VM_clear(VM *vm)
         Py_CLEAR(vm->steps[k].cells);
         Py_CLEAR(vm->steps[k].plan);
     }
+    clear_pool(vm);
     Py_CLEAR(vm->error_handler);
     Py_CLEAR(vm->keepalive);
     Py_CLEAR(vm->input_cells);

@@ -165,6 +165,18 @@ def test_nogc_recycles_only_buffers_nobody_holds(rng):
     _assert_close(held, np.exp(v) * 2)
 
 
+def test_gc_pools_small_intermediates_but_never_what_callers_hold(rng):
+    x = T.vector("x")
+    f = sg.function([x], [T.exp(x) * 2, T.sqrt(T.exp(x * 3) + 1)], mode=_mode("cvm"))
+    calls = [rng.normal(size=n) for n in (64, 64, 64, 100_000, 64)]  # one too big to pool
+    results = [f(v) for v in calls]
+    for v, (a, b) in zip(calls, results):  # earlier results untouched by later calls
+        _assert_close(a, np.exp(v) * 2)
+        _assert_close(b, np.sqrt(np.exp(v * 3) + 1))
+    arrays = [a for pair in results for a in pair]
+    assert not any(np.shares_memory(p, q) for i, p in enumerate(arrays) for q in arrays[i + 1:])
+
+
 def test_nogc_moves_view_objects_nobody_holds(rng):
     x = T.matrix("x")
     f = sg.function([sg.In(x, borrow=True)], sg.Out(x[1:, ::2].T, borrow=True),
