@@ -108,11 +108,9 @@ class _Layout:
                 taps.append((pos, i, lag + k))
                 pos += 1
         self.tap_reads = tuple(taps)
-        self.first_shared_in = info.n_seqs + info.n_taps
         self.first_non_seq = info.n_inner_inputs - info.n_non_seqs
         self.first_nit = info.n_states
         self.first_shared_out = info.n_states + info.n_nit_sot
-        self.cond = info.n_inner_outputs - 1 if info.as_while else -1
         self.whats = tuple([f"state {i}" for i in range(info.n_states)] +
                            [f"output {info.n_states + j}" for j in range(info.n_nit_sot)])
 
@@ -164,11 +162,11 @@ class _Loop:
     def _run_python(self):
         info, program, shared = self.info, self.program, self.shared
         cells, out_cells = self.cells, self.out_cells
-        first_non_seq = info.n_inner_inputs - info.n_non_seqs
+        first_non_seq = self.layout.first_non_seq
         for k, value in enumerate(self.non_seqs):
             cells[first_non_seq + k][0] = value
         shared_cells = cells[info.n_seqs + info.n_taps:][:info.n_shared_outs]
-        first_shared_out = info.n_states + info.n_nit_sot
+        first_shared_out = self.layout.first_shared_out
         shared_out_cells = out_cells[first_shared_out:first_shared_out + len(shared)]
         cond_cell = out_cells[-1] if info.as_while else None
         reads, writes = self._python_reads(), self._python_writes()
