@@ -28,9 +28,11 @@ enum { STEP_C = 0, STEP_PY = 1, STEP_JUMP = 2, STEP_LOOP = 3 };
 typedef struct ScanPlan ScanPlan;  /* a Scan's loop layout (scan_loop.c) */
 
 /* The buffer pool of a VM that frees intermediates: at most this many arrays, each of at
- * most this many bytes (16 MiB in all), so that a small graph's call allocates nothing. */
+ * most SG_POOL_MAX_BYTES and SG_POOL_TOTAL_BYTES in all, so that a small graph's call
+ * allocates nothing while a VM never holds more than a few MiB it does not use. */
 #define SG_POOL_ENTRIES 64
 #define SG_POOL_MAX_BYTES (256 * 1024)
+#define SG_POOL_TOTAL_BYTES (4 * 1024 * 1024)
 
 typedef struct {
     int kind;
@@ -60,6 +62,7 @@ typedef struct {
      * (in this call or a later one) instead of going back to malloc (see release_slot) */
     PyObject *pool[SG_POOL_ENTRIES];
     int pool_n;
+    size_t pool_bytes;
     sg_array *arr_in, *arr_out;
     char *produced;                   /* outputs of the current C step given a buffer */
     Step *current;
@@ -189,10 +192,13 @@ static void release_slot(VM *vm, int s)
     vm->slots[s] = NULL;
     if (vm->pool_n < SG_POOL_ENTRIES && PyArray_CheckExact(v) && Py_REFCNT(v) == 1 &&
         PyArray_CHKFLAGS((PyArrayObject *)v, NPY_ARRAY_OWNDATA | NPY_ARRAY_C_CONTIGUOUS |
-                         NPY_ARRAY_WRITEABLE) &&
-        PyArray_NBYTES((PyArrayObject *)v) <= SG_POOL_MAX_BYTES) {
-        vm->pool[vm->pool_n++] = v;
-        return;
+                         NPY_ARRAY_WRITEABLE)) {
+        size_t bytes = (size_t)PyArray_NBYTES((PyArrayObject *)v);
+        if (bytes <= SG_POOL_MAX_BYTES && vm->pool_bytes + bytes <= SG_POOL_TOTAL_BYTES) {
+            vm->pool[vm->pool_n++] = v;
+            vm->pool_bytes += bytes;
+            return;
+        }
     }
     Py_DECREF(v);
 }
@@ -206,6 +212,7 @@ static PyObject *from_pool(VM *vm, int typenum, int ndim, const int64_t *shape)
             memcmp(PyArray_DIMS(a), shape, (size_t)ndim * sizeof(int64_t)) != 0)
             continue;
         vm->pool[k] = vm->pool[--vm->pool_n];
+        vm->pool_bytes -= (size_t)PyArray_NBYTES(a);
         return (PyObject *)a;
     }
     return NULL;
@@ -215,6 +222,7 @@ static void clear_pool(VM *vm)
 {
     while (vm->pool_n > 0)
         Py_CLEAR(vm->pool[--vm->pool_n]);
+    vm->pool_bytes = 0;
 }
 
 /* Callbacks that create Python objects take the GIL back if the step released it. */
