@@ -283,9 +283,12 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     evs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
     tangents = {}
     for x, e in zip(wrt_list, evs):
-        e = as_tensor_variable(e)
-        if e.ndim != x.ndim:
-            raise ValueError(f"Rop: eval point {e.type} does not match {x.type}")
+        if isinstance(x.type, TensorType):
+            e = as_tensor_variable(e)
+            if e.ndim != x.ndim:
+                raise ValueError(f"Rop: eval point {e.type} does not match {x.type}")
+        else:
+            e = _rop_eval_point(x, e)
         tangents[x] = e
     for node in io_toposort(wrt_list, fs):
         ins = [tangents.get(i) for i in node.inputs]
@@ -293,18 +296,46 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
             continue
         outs = _node_rop(node, ins)
         for o, t in zip(node.outputs, outs):
-            if t is not None and isinstance(o.type, TensorType) and o.dtype not in DISCRETE_DTYPES:
+            if t is None or getattr(o.type, "dtype", None) in DISCRETE_DTYPES:
+                continue
+            if isinstance(o.type, TensorType):
                 t = as_tensor_variable(t)
                 tangents[o] = t if t.dtype == o.dtype else cast(t, o.dtype)
+            elif hasattr(o.type, "dtype"):  # e.g. sparse: the tangent has the output's type
+                tangents[o] = _rop_tangent_like(t, o, node)
     result = []
     for fi in fs:
         t = tangents.get(fi)
         if t is None:
             if disconnected_outputs == "raise":
                 raise DisconnectedInputError(f"Rop: {fi} does not depend on {wrt_list}")
-            t = None if return_disconnected == "None" else zeros_like(fi)
+            zeros = zeros_like if isinstance(fi.type, TensorType) else type(fi).zeros_like
+            t = None if return_disconnected == "None" else zeros(fi)
         result.append(t)
     return result[0] if single_f else result
+
+
+def _rop_eval_point(x, e):
+    """The eval point ``e`` of a non-tensor ``wrt`` ``x`` (sparse...): a variable of
+    ``x``'s type, or a value that type accepts."""
+    from symgraph.graph.basic import Constant
+
+    if not isinstance(e, Variable):
+        e = (x.type.constant_type or Constant)(x.type, e)
+    if x.type.convert_variable(e) is None:
+        raise TypeError(f"Rop: eval point {e} of type {e.type} for {x} of type {x.type}; "
+                        f"they must have the same type")
+    return x.type.convert_variable(e)
+
+
+def _rop_tangent_like(t, o, node):
+    """The tangent ``t`` an R_op gave for the non-tensor output ``o``, in ``o``'s dtype."""
+    if getattr(t, "dtype", None) != o.type.dtype and hasattr(t, "astype"):
+        t = t.astype(o.type.dtype)
+    if t.type != o.type:
+        raise TypeError(f"R_op of {node.op} gave a tangent of type {t.type} for an output of "
+                        f"type {o.type}")
+    return t
 
 
 def _node_rop(node, eval_points):

@@ -134,6 +134,9 @@ class SparseShape(Op):
     def grad(self, inputs, output_grads):
         return [_disconnected()]
 
+    def R_op(self, inputs, eval_points):
+        return [None]
+
     def connection_pattern(self, node):
         return [[False]]
 
@@ -185,6 +188,15 @@ class CSMProperties(Op):
         (x,) = inputs
         g_data = grad_like(output_grads[0], outputs[0])
         return [CSM(x.format)(g_data, *outputs[1:])]
+
+    def R_op(self, inputs, eval_points):
+        # linear in x's stored values; the tangent is read at x's stored positions (so
+        # it is structured, like the gradient), indices and shape have no tangent
+        (x,), (ex,) = inputs, eval_points
+        if ex is None:
+            return [None] * 4
+        _, indices, indptr, shape = csm_properties(x)
+        return [CSMGrad(x.format)(ex, indices, indptr, shape), None, None, None]
 
     def connection_pattern(self, node):
         return [[True, False, False, False]]
@@ -283,6 +295,14 @@ class CSM(Op):
         g_data = CSMGrad(self.format)(output_grads[0], indices, indptr, shape)
         return [grad_like(g_data, data)] + [_disconnected() for _ in range(3)]
 
+    def R_op(self, inputs, eval_points):
+        # linear in data: the tangent's values sit at the same stored positions
+        data, indices, indptr, shape = inputs
+        e_data = eval_points[0]
+        if e_data is None:
+            return [None]
+        return [self(as_tensor_variable(e_data).astype(data.dtype), indices, indptr, shape)]
+
     def connection_pattern(self, node):
         return [[True], [False], [False], [False]]
 
@@ -328,6 +348,13 @@ class CSMGrad(Op):
         if not is_sparse_variable(g):
             scattered = DenseFromSparse(structured=False)(scattered)
         return [grad_like(scattered, g)] + [_disconnected() for _ in range(3)]
+
+    def R_op(self, inputs, eval_points):
+        g, indices, indptr, shape = inputs
+        e_g = eval_points[0]
+        if e_g is None:
+            return [None]
+        return [self(grad_like(e_g, g), indices, indptr, shape)]
 
     def connection_pattern(self, node):
         return [[True], [False], [False], [False]]
@@ -396,6 +423,9 @@ class SparseFromDense(Op):
             gz = DenseFromSparse(structured=False)(gz)
         return [grad_like(gz, x)]
 
+    def R_op(self, inputs, eval_points):
+        return [None if eval_points[0] is None else self(eval_points[0])]
+
 
 csr_from_dense = SparseFromDense("csr")
 csc_from_dense = SparseFromDense("csc")
@@ -419,6 +449,10 @@ class Cast(Op):
 
     def grad(self, inputs, output_grads):
         return [grad_like(output_grads[0], inputs[0])]
+
+    def R_op(self, inputs, eval_points):
+        (x,), (ex,) = inputs, eval_points
+        return [None if ex is None else cast(as_format(ex, x.format), self.dtype)]
 
 
 def cast(x, dtype):
@@ -451,6 +485,10 @@ class AsFormat(Op):
 
     def grad(self, inputs, output_grads):
         return [grad_like(output_grads[0], inputs[0])]
+
+    def R_op(self, inputs, eval_points):
+        (ex,) = eval_points
+        return [None if ex is None else as_format(ex, self.format)]
 
 
 def as_format(x, format):
@@ -515,6 +553,9 @@ class Neg(Op):
     def grad(self, inputs, output_grads):
         gz = output_grads[0]
         return [grad_like(neg(gz) if is_sparse_variable(gz) else -gz, inputs[0])]
+
+    def R_op(self, inputs, eval_points):
+        return [None if eval_points[0] is None else self(eval_points[0])]
 
 
 _neg = Neg()

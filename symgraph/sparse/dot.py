@@ -10,7 +10,7 @@ import numpy as np
 from symgraph.graph.basic import Apply, Op
 from symgraph.sparse.basic import (coords_of, dense_result, grad_like, sp_ones_like,
                                    sparse_dims, transpose_any, with_data)
-from symgraph.sparse.math import as_operand, mul, result_dtype
+from symgraph.sparse.math import as_operand, like_sparse, mul, result_dtype, sum_of_tangents
 from symgraph.sparse.type import SparseType
 from symgraph.sparse.var import as_sparse_variable, is_sparse_variable
 from symgraph.tensor.type import TensorType
@@ -31,6 +31,17 @@ def _dot_any(a, b):
     from symgraph.tensor.math import dot as dense_dot
 
     return dense_dot(a, b)
+
+
+def _product_rule(product, inputs, eval_points, out_type):
+    """R-op of a bilinear ``product(a, b)``: ``product(ea, b) + product(a, eb)``, typed
+    as ``out_type`` when sparse."""
+    (a, b), (ea, eb) = inputs, eval_points
+    total = sum_of_tangents([None if ea is None else product(ea, b),
+                             None if eb is None else product(a, eb)])
+    if total is not None and isinstance(out_type, SparseType):
+        total = like_sparse(total, out_type.format, out_type.dtype)
+    return [total]
 
 
 class Dot(Op):
@@ -84,6 +95,10 @@ class Dot(Op):
             gx, gy = _dot_any(y, gz), outer(x, gz)
         return [grad_like(gx, x), grad_like(gy, y)]
 
+    def R_op(self, inputs, eval_points):
+        out_type = self.make_node(*inputs).outputs[0].type
+        return _product_rule(_dot_any, inputs, eval_points, out_type)
+
 
 _dot = Dot()
 
@@ -130,6 +145,12 @@ class StructuredDot(Op):
             ga = sampling_dot(gz, b, sp_ones_like(a))
         gb = _dot_any(transpose_any(a), gz)
         return [grad_like(ga, a), grad_like(gb, b)]
+
+    def R_op(self, inputs, eval_points):
+        # forward mode reads a's tangent as given: it lies on a's pattern for a
+        # structured input (the L-op is the adjoint of this on that pattern)
+        out_type = self.make_node(*inputs).outputs[0].type
+        return _product_rule(structured_dot, inputs, eval_points, out_type)
 
 
 _structured_dot = StructuredDot()
@@ -188,6 +209,16 @@ class SamplingDot(Op):
         gy = dot(transpose_any(weighted), x)
         gp = mul(sampling_dot(x, y, sp_ones_like(p)), gz)
         return [grad_like(gx, x), grad_like(gy, y), grad_like(gp, p)]
+
+    def R_op(self, inputs, eval_points):
+        # trilinear: one term per input with a tangent, each on p's (or ep's) pattern
+        (x, y, p), (ex, ey, ep) = inputs, eval_points
+        total = sum_of_tangents([None if ex is None else self(ex, y, p),
+                                 None if ey is None else self(x, ey, p),
+                                 None if ep is None else self(x, y, ep)])
+        if total is None:
+            return [None]
+        return [like_sparse(total, p.format, result_dtype(x, y, p))]
 
 
 _sampling_dot = SamplingDot()

@@ -50,6 +50,36 @@ def _densify(g):
     return DenseFromSparse(structured=False)(g) if is_sparse_variable(g) else g
 
 
+def sum_of_tangents(terms):
+    """The sum of the R-op terms that are not None (sparse or dense), or None.
+
+    >>> import scipy.sparse as sp
+    >>> i = as_sparse_variable(sp.identity(2, format='csr'))
+    >>> sum_of_tangents([None, i, i]).eval().toarray().tolist()
+    [[2.0, 0.0], [0.0, 2.0]]
+    """
+    present = [t for t in terms if t is not None]
+    if not present:
+        return None
+    total = present[0]
+    for term in present[1:]:
+        total = add(total, term)
+    return total
+
+
+def like_sparse(t, format, dtype):
+    """The sparse tangent ``t`` in ``format`` and ``dtype`` (an R-op result must have
+    its output's type).
+
+    >>> import scipy.sparse as sp
+    >>> like_sparse(sp.identity(2, format='csr'), 'csc', 'float32').type
+    Sparse{csc, float32}
+    """
+    from symgraph.sparse.basic import as_format, cast
+
+    return cast(as_format(t, format), dtype)
+
+
 # -- addition ----------------------------------------------------------------------------
 class AddSS(Op):
     """sparse + sparse (same shape): sparse, in the first operand's format."""
@@ -70,6 +100,12 @@ class AddSS(Op):
     def grad(self, inputs, output_grads):
         (x, y), (gz,) = inputs, output_grads
         return [grad_like(gz, x), grad_like(gz, y)]
+
+    def R_op(self, inputs, eval_points):
+        total = sum_of_tangents(eval_points)
+        if total is None:
+            return [None]
+        return [like_sparse(total, inputs[0].format, result_dtype(*inputs))]
 
 
 class AddSD(Op):
@@ -95,6 +131,18 @@ class AddSD(Op):
 
         (x, y), (gz,) = inputs, output_grads
         return [grad_like(gz, x), grad_like(sum_to_like(gz, y), y)]
+
+    def R_op(self, inputs, eval_points):
+        from symgraph.tensor.basic import alloc
+
+        (x, y), (ex, ey) = inputs, eval_points
+        if ex is not None and ey is not None:
+            return [self(ex, ey)]
+        if ex is not None:
+            return [_densify(ex)]
+        if ey is not None:  # y's tangent broadcast to x's shape
+            return [alloc(as_tensor_variable(ey), *sparse_dims(x))]
+        return [None]
 
 
 add_s_s, add_s_d = AddSS(), AddSD()
@@ -151,6 +199,12 @@ class MulSS(Op):
         (x, y), (gz,) = inputs, output_grads
         return [grad_like(mul(y, gz), x), grad_like(mul(x, gz), y)]
 
+    def R_op(self, inputs, eval_points):
+        (x, y), (ex, ey) = inputs, eval_points
+        terms = [None if ex is None else self(ex, y), None if ey is None else self(x, ey)]
+        total = sum_of_tangents(terms)
+        return [None if total is None else like_sparse(total, x.format, result_dtype(x, y))]
+
 
 class MulSD(Op):
     """Elementwise sparse * dense: sparse, with the sparse operand's pattern (the dense
@@ -182,6 +236,13 @@ class MulSD(Op):
         else:
             gy = sum_to_like(_densify(products), y)
         return [grad_like(gx, x), grad_like(gy, y)]
+
+    def R_op(self, inputs, eval_points):
+        # product rule; both terms have x's pattern
+        (x, y), (ex, ey) = inputs, eval_points
+        terms = [None if ex is None else self(ex, y), None if ey is None else self(x, ey)]
+        total = sum_of_tangents(terms)
+        return [None if total is None else like_sparse(total, x.format, result_dtype(x, y))]
 
 
 mul_s_s, mul_s_d = MulSS(), MulSD()
@@ -281,6 +342,10 @@ class SpSum(Op):
         if self.sparse_grad:
             return [restrict_to_pattern(gz, x)]
         return [grad_like(alloc(gz, *sparse_dims(x)), x)]
+
+    def R_op(self, inputs, eval_points):
+        (ex,) = eval_points
+        return [None if ex is None else self(ex)]
 
 
 def sp_sum(x, axis=None, sparse_grad=False):

@@ -7,8 +7,9 @@ gradient, built from CSM's, is structured.  The zero-preserving functions (``sin
 dense one.
 """
 from symgraph.graph.basic import Apply, Op
-from symgraph.sparse.basic import CSM, coords_of, csm_properties, grad_like, with_data
-from symgraph.sparse.math import restrict_to_pattern, result_dtype, sp_sum
+from symgraph.sparse.basic import (CSM, coords_of, csm_properties, grad_like, sp_ones_like,
+                                   with_data)
+from symgraph.sparse.math import like_sparse, mul, restrict_to_pattern, result_dtype, sp_sum
 from symgraph.sparse.type import SparseType
 from symgraph.sparse.var import as_sparse_variable
 from symgraph.tensor import math as tm
@@ -143,6 +144,19 @@ class StructuredAddSV(Op):
         (x, y), (gz,) = inputs, output_grads
         gx = restrict_to_pattern(gz, x)
         return [gx, grad_like(sp_sum(gx, axis=0), y)]
+
+    def R_op(self, inputs, eval_points):
+        # linear: x's tangent (on x's pattern) plus y's tangent read at x's stored entries
+        (x, y), (ex, ey) = inputs, eval_points
+        if ex is not None and ey is not None:
+            total = self(ex, ey)
+        elif ex is not None:
+            total = ex
+        elif ey is not None:
+            total = mul(sp_ones_like(x), ey)  # entry (i, j) gets ey[j]
+        else:
+            return [None]
+        return [like_sparse(total, x.format, result_dtype(x, y))]
 
 
 structured_add_s_v = StructuredAddSV()

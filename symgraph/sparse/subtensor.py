@@ -109,6 +109,12 @@ class GetItem(Op):
         gx = GetItemGrad(self.idx_list)(x, output_grads[0], *values)
         return [grad_like(gx, x)] + [disconnected_type() for _ in values]
 
+    def R_op(self, inputs, eval_points):
+        # linear in x; the index inputs have no tangent
+        x, *values = inputs
+        ex = eval_points[0]
+        return [None if ex is None else self(grad_like(ex, x), *values)]
+
     def connection_pattern(self, node):
         return [[True]] + [[False] for _ in node.inputs[1:]]
 
@@ -166,6 +172,14 @@ class GetItemGrad(Op):
             selected = DenseFromSparse(structured=False)(selected)
         return [disconnected_type(), grad_like(selected, gz)] + \
             [disconnected_type() for _ in values]
+
+    def R_op(self, inputs, eval_points):
+        # linear in gz; x only gives the shape and format
+        x, gz, *values = inputs
+        e_gz = eval_points[1]
+        if e_gz is None:
+            return [None]
+        return [self(x, grad_like(e_gz, gz), *values)]
 
     def connection_pattern(self, node):
         return [[False], [True]] + [[False] for _ in node.inputs[2:]]
