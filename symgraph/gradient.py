@@ -309,8 +309,10 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
         if t is None:
             if disconnected_outputs == "raise":
                 raise DisconnectedInputError(f"Rop: {fi} does not depend on {wrt_list}")
-            zeros = zeros_like if isinstance(fi.type, TensorType) else type(fi).zeros_like
-            t = None if return_disconnected == "None" else zeros(fi)
+            if return_disconnected == "None":
+                t = None
+            else:  # a sparse output's zeros are its own method
+                t = zeros_like(fi) if isinstance(fi.type, TensorType) else fi.zeros_like()
         result.append(t)
     return result[0] if single_f else result
 
